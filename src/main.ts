@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// ferry's command line: wiring only, each command lives in src/cli/.
+import { Command } from 'commander';
+import { registerServe } from './cli/serve.ts';
+import { VERSION } from './version.ts';
+
+const program = new Command();
+program
+  .name('ferry')
+  .description('Edge-first S3-compatible object store that ferries its buckets upstream')
+  .version(`ferry ${VERSION} (node ${process.version}, ${process.platform}-${process.arch})`, '-V, --version');
+registerServe(program);
+await program.parseAsync(process.argv);

@@ -1,0 +1,58 @@
+// The one place that writes responses to the socket: replies from handlers and S3 error documents.
+import type { ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream/promises';
+import type { S3Reply } from './context.ts';
+import { S3Error } from './errors.ts';
+import { renderXml } from './xml.ts';
+
+export function writeReply(res: ServerResponse, reply: S3Reply, requestId: string, isHead: boolean): Promise<void> {
+  const headers: Record<string, string | number> = {};
+  for (const [name, value] of Object.entries(reply.headers ?? {})) if (value !== undefined) headers[name] = value;
+  headers['x-amz-request-id'] = requestId;
+  headers['x-amz-id-2'] = requestId;
+  headers['Server'] = 'ferry';
+  const status = reply.status ?? 200;
+  if (reply.body) {
+    res.writeHead(status, headers);
+    if (isHead) {
+      reply.body.destroy();
+      res.end();
+      return Promise.resolve();
+    }
+    // A read error mid-body cannot become an XML error any more: cutting the connection tells the client.
+    return pipeline(reply.body, res).catch(() => {
+      res.destroy();
+    });
+  }
+  if (reply.xml !== undefined) {
+    const bytes = Buffer.from(reply.xml);
+    headers['Content-Type'] = 'application/xml';
+    headers['Content-Length'] = bytes.length;
+    res.writeHead(status, headers);
+    res.end(isHead ? undefined : bytes);
+  } else {
+    if (headers['Content-Length'] === undefined && status !== 204 && status !== 304) headers['Content-Length'] = 0;
+    res.writeHead(status, headers);
+    res.end();
+  }
+  return Promise.resolve();
+}
+
+export function errorReply(err: S3Error, resource: string, requestId: string): S3Reply {
+  const headers: Record<string, string> = { ...(err.headers ?? {}) };
+  // 304 carries no body (RFC 9110 15.4.5); everything else gets S3's <Error> document.
+  if (err.status === 304) return { status: 304, headers };
+  const xml = renderXml(
+    'Error',
+    {
+      Code: err.code,
+      Message: err.message,
+      ...(err.detail ?? {}),
+      Resource: err.resource ?? resource,
+      RequestId: requestId,
+      HostId: requestId,
+    },
+    false,
+  );
+  return { status: err.status, headers, xml };
+}

@@ -1,0 +1,59 @@
+// Starts the S3 endpoint on a configured address and stops it cleanly (in-flight requests first, then the store).
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createAdaptorServer } from '@hono/node-server';
+import type { Config } from './config/index.ts';
+import { createApp } from './s3/app.ts';
+import { openStore } from './store/level-store.ts';
+import type { Store } from './store/types.ts';
+
+export interface RunningServer {
+  readonly port: number;
+  readonly host: string;
+  readonly store: Store;
+  /** Stops accepting, waits up to `graceMs` for in-flight requests, then closes the store. */
+  close(graceMs?: number): Promise<void>;
+}
+
+export async function startServer(config: Config, log: (line: string) => void = (l) => console.error(l)): Promise<RunningServer> {
+  const store = await openStore({ dataDir: config.dataDir, staleUploadAgeMs: config.staleUploadAgeMs, log });
+  const app = createApp({ config, store, log });
+  const server = createAdaptorServer({ fetch: app.fetch, autoCleanupIncoming: true }) as Server;
+  // Large uploads over slow links outlive Node's default 300 s request timeout; stalled sockets are cut by the idle timeout.
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  server.keepAliveTimeout = 5_000;
+  server.setTimeout(120_000);
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(config.port, config.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const port = (server.address() as AddressInfo).port;
+
+  let closing: Promise<void> | undefined;
+  return {
+    port,
+    host: config.host,
+    store,
+    close(graceMs = 10_000) {
+      closing ??= (async () => {
+        const done = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+        await done;
+        clearTimeout(timer);
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,202 @@
+// The seam between the S3 layer and storage: operations in, typed values out. No paths or LevelDB keys cross it.
+import type { Readable } from 'node:stream';
+
+export type ChecksumAlgorithm = 'CRC32' | 'CRC32C' | 'CRC64NVME' | 'SHA1' | 'SHA256';
+export type ChecksumType = 'FULL_OBJECT' | 'COMPOSITE';
+
+export interface Checksum {
+  algorithm: ChecksumAlgorithm;
+  /** base64 of the digest, as S3 prints it; a composite value carries its "-N" suffix. */
+  value: string;
+  type: ChecksumType;
+}
+
+/** HTTP headers S3 stores as sent and returns on GET/HEAD. */
+export interface StoredHeaders {
+  contentType?: string;
+  contentEncoding?: string;
+  contentDisposition?: string;
+  contentLanguage?: string;
+  cacheControl?: string;
+  expires?: string;
+}
+
+export interface ObjectMeta {
+  headers: StoredHeaders;
+  /** x-amz-meta-* names, lower-cased, without the prefix. */
+  userMeta: Record<string, string>;
+  /** Object tags in the order the client gave them. */
+  tags: Array<[string, string]>;
+}
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  /** Unquoted: 32 hex digits, or "<hex>-N" for a multipart object. */
+  etag: string;
+  /** Milliseconds since the epoch. */
+  lastModified: number;
+  meta: ObjectMeta;
+  checksum?: Checksum;
+  /** Number of parts for an object made by CompleteMultipartUpload. */
+  partsCount?: number;
+}
+
+export interface BucketInfo {
+  name: string;
+  /** Milliseconds since the epoch. */
+  created: number;
+  region: string;
+}
+
+/** What the S3 layer learnt about a body once it has been read to the end and verified. */
+export interface BodyDigest {
+  /** Hex MD5 of the bytes: the ETag of a single-part object or of a part. */
+  md5: string;
+  size: number;
+  checksum?: { algorithm: ChecksumAlgorithm; value: string };
+}
+
+/**
+ * A request body already wrapped in the S3 layer's decoding and verifying streams.
+ * The store reads `stream` to its end; a bad signature, checksum or a truncated body surfaces as a
+ * stream error, and then the store must commit nothing. `digest()` is valid only after the stream ended.
+ */
+export interface IncomingBody {
+  readonly stream: Readable;
+  digest(): BodyDigest;
+}
+
+/** A conditional write, checked atomically with the commit (PUT and CompleteMultipartUpload). */
+export interface WriteCondition {
+  /** Unquoted ETag the current object must have; a missing object fails with NoSuchKey. */
+  ifMatch?: string;
+  /** Only "*": the key must not exist; otherwise PreconditionFailed. */
+  ifNoneMatch?: '*';
+}
+
+export interface ByteRange {
+  /** First byte, inclusive. */
+  start: number;
+  /** Last byte, inclusive. */
+  end: number;
+}
+
+/** An open object: its metadata, pinned so that the bytes stay readable even if the key is overwritten meanwhile. */
+export interface ObjectReader {
+  readonly info: ObjectInfo;
+  /** Streams the whole object or one range of it; call at most once. */
+  stream(range?: ByteRange): Readable;
+  /** Releases the pin when stream() is never called (stream() releases on its own close). */
+  close(): void;
+}
+
+export interface ListObjectsInput {
+  prefix?: string;
+  delimiter?: string;
+  /** Return keys strictly after this one (marker, start-after or decoded continuation token). */
+  after?: string;
+  /** 0..1000 */
+  maxKeys: number;
+}
+
+export interface ListObjectsResult {
+  objects: ObjectInfo[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  /** The last key or common prefix returned, from which the next page starts. */
+  lastReturned?: string;
+}
+
+export interface UploadInfo {
+  bucket: string;
+  key: string;
+  uploadId: string;
+  /** Milliseconds since the epoch. */
+  initiated: number;
+  meta: ObjectMeta;
+  checksumAlgorithm?: ChecksumAlgorithm;
+  checksumType?: ChecksumType;
+}
+
+export interface PartInfo {
+  partNumber: number;
+  /** Unquoted hex MD5. */
+  etag: string;
+  size: number;
+  lastModified: number;
+  checksum?: { algorithm: ChecksumAlgorithm; value: string };
+}
+
+export interface ListPartsInput {
+  /** Return parts with a number greater than this. */
+  partNumberMarker?: number;
+  maxParts: number;
+}
+
+export interface ListPartsResult {
+  upload: UploadInfo;
+  parts: PartInfo[];
+  isTruncated: boolean;
+  nextPartNumberMarker?: number;
+}
+
+export interface ListUploadsInput {
+  prefix?: string;
+  delimiter?: string;
+  keyMarker?: string;
+  uploadIdMarker?: string;
+  maxUploads: number;
+}
+
+export interface ListUploadsResult {
+  uploads: UploadInfo[];
+  commonPrefixes: string[];
+  isTruncated: boolean;
+  nextKeyMarker?: string;
+  nextUploadIdMarker?: string;
+}
+
+/** Decides the final object from the parts the store holds; throws S3Error (InvalidPart, EntityTooSmall...) to refuse. */
+export type CompletePlanner = (stored: PartInfo[], upload: UploadInfo) => {
+  /** The stored parts to assemble, in order. */
+  parts: PartInfo[];
+  etag: string;
+  checksum?: Checksum;
+};
+
+export interface Store {
+  listBuckets(): Promise<BucketInfo[]>;
+  /** Throws BucketAlreadyOwnedByYou if it exists. */
+  createBucket(name: string, region: string): Promise<BucketInfo>;
+  /** Throws NoSuchBucket. */
+  headBucket(name: string): Promise<BucketInfo>;
+  /** Throws NoSuchBucket, or BucketNotEmpty while it holds objects or multipart uploads. */
+  deleteBucket(name: string): Promise<void>;
+
+  /** Streams the body to disk durably, then commits; resolves only once the object survives a crash. */
+  putObject(bucket: string, key: string, body: IncomingBody, meta: ObjectMeta, condition?: WriteCondition): Promise<ObjectInfo>;
+  /** Throws NoSuchBucket / NoSuchKey. */
+  headObject(bucket: string, key: string): Promise<ObjectInfo>;
+  /** Throws NoSuchBucket / NoSuchKey. The caller must stream() or close() the reader. */
+  getObject(bucket: string, key: string): Promise<ObjectReader>;
+  /** Idempotent: deleting a missing key succeeds. Throws NoSuchBucket. Returns whether a key was removed. */
+  deleteObject(bucket: string, key: string): Promise<boolean>;
+  /** Replaces the tag set of an existing object (an empty array deletes the tags). */
+  putObjectTags(bucket: string, key: string, tags: Array<[string, string]>): Promise<ObjectInfo>;
+  /** Keys in UTF-8 byte order, from LevelDB range reads: the cost follows the page, not the bucket. */
+  listObjects(bucket: string, input: ListObjectsInput): Promise<ListObjectsResult>;
+
+  createMultipartUpload(bucket: string, key: string, meta: ObjectMeta, checksum?: { algorithm: ChecksumAlgorithm; type: ChecksumType }): Promise<UploadInfo>;
+  /** Throws NoSuchUpload when the upload id does not belong to this bucket and key. */
+  getUpload(bucket: string, key: string, uploadId: string): Promise<UploadInfo>;
+  /** Replaces an earlier part with the same number. */
+  uploadPart(bucket: string, key: string, uploadId: string, partNumber: number, body: IncomingBody): Promise<PartInfo>;
+  listParts(bucket: string, key: string, uploadId: string, input: ListPartsInput): Promise<ListPartsResult>;
+  /** Assembles the planned parts into the object without copying their bytes; frees the parts left out. */
+  completeMultipartUpload(bucket: string, key: string, uploadId: string, plan: CompletePlanner, condition?: WriteCondition): Promise<ObjectInfo>;
+  abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void>;
+  listMultipartUploads(bucket: string, input: ListUploadsInput): Promise<ListUploadsResult>;
+
+  close(): Promise<void>;
+}
