@@ -1,0 +1,95 @@
+// Bucket operations through the AWS SDK v3 against a real ferry on port 0.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  CreateBucketCommand, DeleteBucketCommand, GetBucketLocationCommand, GetBucketVersioningCommand, HeadBucketCommand,
+  ListBucketsCommand, PutObjectCommand, CreateMultipartUploadCommand, AbortMultipartUploadCommand, DeleteObjectCommand, S3Client,
+} from '@aws-sdk/client-s3';
+import { startFerry, type TestServer } from '../helpers/server.ts';
+import { rawRequest, signedRequest } from '../helpers/raw.ts';
+
+let srv: TestServer;
+let s3: S3Client;
+
+before(async () => {
+  srv = await startFerry();
+  s3 = srv.client();
+});
+after(async () => srv.stop());
+
+async function errorOf(p: Promise<unknown>): Promise<{ name: string; status: number | undefined }> {
+  try {
+    await p;
+  } catch (err) {
+    const e = err as { name: string; $metadata?: { httpStatusCode?: number } };
+    return { name: e.name, status: e.$metadata?.httpStatusCode };
+  }
+  return { name: 'no error', status: undefined };
+}
+
+test('create, head, list and delete a bucket', async () => {
+  const created = await s3.send(new CreateBucketCommand({ Bucket: 'alpha' }));
+  assert.equal(created.Location, '/alpha');
+  await s3.send(new HeadBucketCommand({ Bucket: 'alpha' }));
+  const list = await s3.send(new ListBucketsCommand({}));
+  assert.deepEqual(list.Buckets?.map((b) => b.Name), ['alpha']);
+  assert.ok(list.Buckets?.[0]?.CreationDate instanceof Date);
+  assert.ok(list.Owner?.ID);
+  await s3.send(new DeleteBucketCommand({ Bucket: 'alpha' }));
+  assert.deepEqual(await errorOf(s3.send(new HeadBucketCommand({ Bucket: 'alpha' }))), { name: 'NotFound', status: 404 });
+});
+
+test('CreateBucketConfiguration with the endpoint region is accepted, another region refused', async () => {
+  await s3.send(new CreateBucketCommand({ Bucket: 'beta', CreateBucketConfiguration: { LocationConstraint: 'us-east-1' as never } }));
+  const loc = await s3.send(new GetBucketLocationCommand({ Bucket: 'beta' }));
+  assert.equal(loc.LocationConstraint ?? '', '');
+  const err = await errorOf(s3.send(new CreateBucketCommand({ Bucket: 'gamma', CreateBucketConfiguration: { LocationConstraint: 'eu-west-1' } })));
+  assert.deepEqual(err, { name: 'IllegalLocationConstraintException', status: 400 });
+  const v = await s3.send(new GetBucketVersioningCommand({ Bucket: 'beta' }));
+  assert.equal(v.Status, undefined);
+});
+
+test('creating an existing bucket answers BucketAlreadyOwnedByYou', async () => {
+  await s3.send(new CreateBucketCommand({ Bucket: 'delta' }));
+  assert.deepEqual(await errorOf(s3.send(new CreateBucketCommand({ Bucket: 'delta' }))), { name: 'BucketAlreadyOwnedByYou', status: 409 });
+});
+
+test('a bucket holding an object or an upload cannot be deleted', async () => {
+  await s3.send(new CreateBucketCommand({ Bucket: 'epsilon' }));
+  await s3.send(new PutObjectCommand({ Bucket: 'epsilon', Key: 'k', Body: 'x' }));
+  assert.deepEqual(await errorOf(s3.send(new DeleteBucketCommand({ Bucket: 'epsilon' }))), { name: 'BucketNotEmpty', status: 409 });
+  await s3.send(new DeleteObjectCommand({ Bucket: 'epsilon', Key: 'k' }));
+  const up = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'epsilon', Key: 'm' }));
+  assert.deepEqual(await errorOf(s3.send(new DeleteBucketCommand({ Bucket: 'epsilon' }))), { name: 'BucketNotEmpty', status: 409 });
+  await s3.send(new AbortMultipartUploadCommand({ Bucket: 'epsilon', Key: 'm', UploadId: up.UploadId }));
+  await s3.send(new DeleteBucketCommand({ Bucket: 'epsilon' }));
+});
+
+test('missing buckets answer NoSuchBucket with S3 error XML', async () => {
+  assert.deepEqual(await errorOf(s3.send(new DeleteBucketCommand({ Bucket: 'nope' }))), { name: 'NoSuchBucket', status: 404 });
+  const res = await signedRequest(srv.port, { method: 'GET', path: '/nope?list-type=2' });
+  assert.equal(res.status, 404);
+  assert.match(res.text, /<Code>NoSuchBucket<\/Code>/);
+  assert.match(res.text, /<Resource>\/nope<\/Resource>/);
+  assert.match(res.text, /<RequestId>[0-9A-F]+<\/RequestId>/);
+  assert.equal(res.headers['x-amz-request-id'], /<RequestId>([0-9A-F]+)</.exec(res.text)?.[1]);
+});
+
+test('bucket names are checked by S3 rules', async () => {
+  for (const name of ['ab', 'a'.repeat(64), 'Upper', 'under_score', '-lead', 'trail-', 'a..b', '192.168.1.1', 'xn--abc', 'bad-s3alias']) {
+    const res = await signedRequest(srv.port, { method: 'PUT', path: `/${name}` });
+    assert.equal(res.status, 400, name);
+    assert.match(res.text, /<Code>InvalidBucketName<\/Code>/, name);
+  }
+  for (const name of ['abc', 'a'.repeat(63), 'my.bucket-1', '0-9']) {
+    const res = await signedRequest(srv.port, { method: 'PUT', path: `/${name}` });
+    assert.equal(res.status, 200, `${name}: ${res.text}`);
+  }
+});
+
+test('anonymous requests are denied', async () => {
+  const res = await rawRequest(srv.port, { method: 'GET', path: '/' });
+  assert.equal(res.status, 403);
+  assert.match(res.text, /<Code>AccessDenied<\/Code>/);
+  assert.ok(res.headers['x-amz-request-id']);
+});
