@@ -1,0 +1,335 @@
+// Object bytes on disk: durable writes (tmp -> fsync -> rename -> dir fsync), pinned reads, deferred unlinks.
+import { mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { fromFsError, S3Error } from '../s3/errors.ts';
+import type { ByteRange } from './types.ts';
+import { isFileId, newFileId, SHARD_COUNT, shardName } from './keys.ts';
+
+/** A piece of an object: a data file and its length. A single PUT has one, a multipart object one per part. */
+export type Segment = [fileId: string, size: number];
+
+export interface WrittenFile {
+  /** Absent for an empty body: no file is made for zero bytes. */
+  fileId?: string;
+  size: number;
+}
+
+const READ_CHUNK = 128 * 1024;
+const WRITE_BATCH = 256 * 1024;
+// Consecutive files go to the same shard so that concurrent writers share one directory fsync.
+const FILES_PER_SHARD_RUN = 32;
+
+export class DataFiles {
+  readonly #dataRoot: string;
+  readonly #tmpRoot: string;
+  readonly #log: (msg: string) => void;
+  readonly #dirs = new Map<string, DirSync>();
+  readonly #pins = new Map<string, number>();
+  readonly #doomed = new Set<string>();
+  readonly #pending = new Set<Promise<void>>();
+  #cursor = Math.floor(Math.random() * SHARD_COUNT * FILES_PER_SHARD_RUN);
+  /** Called once a released file is gone, to drop its gc entry. */
+  onUnlinked: (fileId: string) => Promise<void> = async () => {};
+
+  constructor(dataDir: string, log: (msg: string) => void) {
+    this.#dataRoot = join(dataDir, 'data');
+    this.#tmpRoot = join(dataDir, 'tmp');
+    this.#log = log;
+  }
+
+  /** Creates tmp/ and every shard directory up front, so a write never needs a mkdir. */
+  async prepare(): Promise<void> {
+    await mkdir(this.#tmpRoot, { recursive: true });
+    await mkdir(this.#dataRoot, { recursive: true });
+    for (let i = 0; i < SHARD_COUNT; i++) await mkdir(join(this.#dataRoot, shardName(i)), { recursive: true });
+  }
+
+  path(fileId: string): string {
+    return join(this.#dataRoot, fileId.slice(0, 2), fileId);
+  }
+
+  /** Streams a body into a new data file and makes it durable; on any error removes it and throws an S3Error. */
+  async write(body: Readable): Promise<WrittenFile> {
+    const fileId = newFileId(Math.floor(this.#cursor++ / FILES_PER_SHARD_RUN));
+    const tmp = join(this.#tmpRoot, fileId);
+    let fh: FileHandle | undefined;
+    let created = false;
+    let renamed = false;
+    let size = 0;
+    // One write in flight while the next batch is read from the body: disk and network overlap,
+    // and at most two batches are held in memory.
+    let writing: Promise<void> | undefined;
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    try {
+      for await (const chunk of body) {
+        const bytes: Buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+        if (bytes.length === 0) continue;
+        batch.push(bytes);
+        batchBytes += bytes.length;
+        size += bytes.length;
+        if (batchBytes < WRITE_BATCH) continue;
+        if (fh === undefined) {
+          fh = await open(tmp, 'wx');
+          created = true;
+        }
+        await writing;
+        writing = writeAll(fh, batch);
+        writing.catch(() => {});
+        batch = [];
+        batchBytes = 0;
+      }
+      await writing;
+      if (batchBytes > 0 && fh === undefined) {
+        fh = await open(tmp, 'wx');
+        created = true;
+      }
+      if (fh === undefined) return { size: 0 };
+      if (batchBytes > 0) await writeAll(fh, batch);
+      await fh.datasync();
+      const closing = fh;
+      fh = undefined;
+      await closing.close();
+      await rename(tmp, this.path(fileId));
+      renamed = true;
+      await this.#dirSync(fileId.slice(0, 2)).sync();
+      return { fileId, size };
+    } catch (err) {
+      await writing?.catch(() => {});
+      await fh?.close().catch(() => {});
+      if (renamed) await this.discard(fileId);
+      else if (created) await unlink(tmp).catch(() => {});
+      throw fromFsError(err);
+    }
+  }
+
+  /** Removes a file that no metadata ever referenced (its commit failed). */
+  async discard(fileId: string): Promise<void> {
+    await unlink(this.path(fileId)).catch((err: unknown) => this.#log(`could not remove uncommitted file ${fileId}: ${String(err)}`));
+  }
+
+  pin(fileIds: Iterable<string>): void {
+    for (const id of fileIds) this.#pins.set(id, (this.#pins.get(id) ?? 0) + 1);
+  }
+
+  unpin(fileIds: Iterable<string>): void {
+    for (const id of fileIds) {
+      const left = (this.#pins.get(id) ?? 1) - 1;
+      if (left > 0) {
+        this.#pins.set(id, left);
+        continue;
+      }
+      this.#pins.delete(id);
+      if (this.#doomed.delete(id)) this.#unlink(id);
+    }
+  }
+
+  /** Files no metadata references any more: unlinked now, or when the last reader holding them closes. */
+  release(fileIds: Iterable<string>): void {
+    for (const id of fileIds) {
+      if (this.#pins.has(id)) this.#doomed.add(id);
+      else this.#unlink(id);
+    }
+  }
+
+  /** Streams `range` of the segments, then calls `onClose` once (on end, error or destroy). */
+  open(segments: Segment[], range: ByteRange | undefined, onClose: () => void): Readable {
+    const total = segments.reduce((sum, [, size]) => sum + size, 0);
+    const start = range?.start ?? 0;
+    const end = range === undefined ? total : range.end + 1;
+    if (start < 0 || end > total || (range !== undefined && start >= end)) {
+      onClose();
+      throw new S3Error('InvalidRange');
+    }
+    const pieces: Piece[] = [];
+    let offset = 0;
+    for (const [fileId, size] of segments) {
+      const from = Math.max(start, offset);
+      const to = Math.min(end, offset + size);
+      if (from < to) pieces.push({ path: this.path(fileId), pos: from - offset, end: to - offset });
+      offset += size;
+    }
+    return new SegmentStream(pieces, onClose);
+  }
+
+  /** Removes every leftover temp file: none of them was ever published. */
+  async emptyTmp(): Promise<number> {
+    const names = await readdir(this.#tmpRoot);
+    for (const name of names) await rm(join(this.#tmpRoot, name), { recursive: true, force: true });
+    return names.length;
+  }
+
+  /** Every data file id, one shard at a time (used only after an unclean shutdown). Stray names are removed. */
+  async *shards(): AsyncGenerator<string[]> {
+    for (let i = 0; i < SHARD_COUNT; i++) {
+      const dir = join(this.#dataRoot, shardName(i));
+      const ids: string[] = [];
+      for (const name of await readdir(dir)) {
+        if (isFileId(name) && name.startsWith(shardName(i))) ids.push(name);
+        else await rm(join(dir, name), { recursive: true, force: true });
+      }
+      yield ids;
+    }
+  }
+
+  /** Unlinks a file now (startup sweeps; no reader can hold it yet). */
+  async remove(fileId: string): Promise<void> {
+    await unlink(this.path(fileId)).catch((err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    });
+  }
+
+  /** Waits for unlinks in progress, then closes the directory handles. */
+  async close(): Promise<void> {
+    while (this.#pending.size > 0) await Promise.allSettled([...this.#pending]);
+    await Promise.allSettled([...this.#dirs.values()].map((dir) => dir.close()));
+    this.#dirs.clear();
+  }
+
+  #unlink(fileId: string): void {
+    const task = this.remove(fileId)
+      .then(() => this.onUnlinked(fileId))
+      .catch((err: unknown) => this.#log(`could not remove freed file ${fileId}: ${String(err)}`))
+      .finally(() => this.#pending.delete(task));
+    this.#pending.add(task);
+  }
+
+  #dirSync(shard: string): DirSync {
+    let dir = this.#dirs.get(shard);
+    if (dir === undefined) {
+      dir = new DirSync(join(this.#dataRoot, shard));
+      this.#dirs.set(shard, dir);
+    }
+    return dir;
+  }
+}
+
+/** writev, resumed after a short write (possible when the disk fills up). */
+async function writeAll(fh: FileHandle, buffers: Buffer[]): Promise<void> {
+  const total = buffers.reduce((sum, b) => sum + b.length, 0);
+  const { bytesWritten } = await fh.writev(buffers);
+  if (bytesWritten === total) return;
+  const rest = Buffer.concat(buffers).subarray(bytesWritten);
+  for (let done = 0; done < rest.length;) {
+    const { bytesWritten: more } = await fh.write(rest, done, rest.length - done);
+    done += more;
+  }
+}
+
+/**
+ * fsync of one directory, coalesced: an fsync covers every rename that finished before it started,
+ * so callers arriving while one runs share the single next one.
+ */
+class DirSync {
+  readonly #path: string;
+  #handle: Promise<FileHandle> | undefined;
+  #running: Promise<void> | undefined;
+  #next: Promise<void> | undefined;
+
+  constructor(path: string) {
+    this.#path = path;
+  }
+
+  sync(): Promise<void> {
+    if (this.#running === undefined) return this.#start();
+    this.#next ??= this.#running.catch(() => {}).then(() => {
+      this.#next = undefined;
+      return this.#start();
+    });
+    return this.#next;
+  }
+
+  async close(): Promise<void> {
+    const handle = this.#handle;
+    this.#handle = undefined;
+    if (handle !== undefined) await (await handle).close();
+  }
+
+  #start(): Promise<void> {
+    const run: Promise<void> = this.#fsync().finally(() => {
+      if (this.#running === run) this.#running = undefined;
+    });
+    this.#running = run;
+    return run;
+  }
+
+  async #fsync(): Promise<void> {
+    this.#handle ??= open(this.#path, 'r');
+    const handle = this.#handle;
+    try {
+      await (await handle).sync();
+    } catch (err) {
+      if (this.#handle === handle) this.#handle = undefined;
+      throw err;
+    }
+  }
+}
+
+interface Piece {
+  path: string;
+  /** Next byte to read within the file. */
+  pos: number;
+  /** Byte after the last one to read. */
+  end: number;
+}
+
+/** Reads pieces of data files in order, one open file at a time. */
+class SegmentStream extends Readable {
+  readonly #pieces: Piece[];
+  readonly #onClose: () => void;
+  #index = 0;
+  #fh: FileHandle | undefined;
+
+  constructor(pieces: Piece[], onClose: () => void) {
+    super({ highWaterMark: READ_CHUNK });
+    this.#pieces = pieces;
+    this.#onClose = onClose;
+  }
+
+  override _read(): void {
+    this.#pump().catch((err: unknown) => this.destroy(fromFsError(err)));
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    const fh = this.#fh;
+    this.#fh = undefined;
+    this.#onClose();
+    if (fh === undefined) callback(err);
+    else fh.close().then(() => callback(err), () => callback(err));
+  }
+
+  async #pump(): Promise<void> {
+    for (;;) {
+      const piece = this.#pieces[this.#index];
+      if (piece === undefined) {
+        this.push(null);
+        return;
+      }
+      if (piece.pos >= piece.end) {
+        const fh = this.#fh;
+        this.#fh = undefined;
+        this.#index++;
+        await fh?.close();
+        continue;
+      }
+      if (this.#fh === undefined) {
+        const fh = await open(piece.path, 'r');
+        if (this.destroyed) {
+          await fh.close();
+          return;
+        }
+        this.#fh = fh;
+      }
+      const want = Math.min(READ_CHUNK, piece.end - piece.pos);
+      const buffer = Buffer.allocUnsafe(want);
+      const { bytesRead } = await this.#fh.read(buffer, 0, want, piece.pos);
+      if (this.destroyed) return;
+      if (bytesRead === 0) throw new Error(`data file ${piece.path} is shorter than its metadata says`);
+      piece.pos += bytesRead;
+      this.push(bytesRead === want ? buffer : buffer.subarray(0, bytesRead));
+      return;
+    }
+  }
+}

@@ -1,0 +1,40 @@
+// Crash recovery at open: empty tmp/, finish pending unlinks, drop unreferenced data files, abort stale uploads.
+import { del } from './core.ts';
+import type { StoreCore } from './core.ts';
+import type { Multipart } from './multipart.ts';
+
+export interface RecoveryOptions {
+  /** The previous run closed cleanly: no data file can be unreferenced, so data/ is not walked. */
+  clean: boolean;
+  /** Uploads initiated before this instant (ms) are aborted. */
+  staleBefore: number;
+}
+
+export async function recover(core: StoreCore, multipart: Multipart, options: RecoveryOptions): Promise<void> {
+  for await (const [name, record] of core.buckets.iterator()) core.bucketCache.set(name, record);
+
+  const temps = await core.files.emptyTmp();
+
+  // Files whose metadata was replaced or deleted before the last stop but not yet unlinked.
+  const freed = await core.gc.keys().all();
+  for (const fileId of freed) await core.files.remove(fileId);
+  if (freed.length > 0) await core.commit(freed.map((fileId) => del(core.gc, fileId)));
+
+  // After a crash, a file may have been renamed into data/ whose metadata never committed.
+  let orphans = 0;
+  if (!options.clean) {
+    for await (const ids of core.files.shards()) {
+      if (ids.length === 0) continue;
+      const live = await core.filesIndex.getMany(ids);
+      for (const [i, id] of ids.entries()) {
+        if (live[i] !== undefined) continue;
+        await core.files.remove(id);
+        orphans++;
+      }
+    }
+  }
+
+  const stale = await multipart.abortStale(options.staleBefore);
+  core.log(`store opened (${options.clean ? 'clean' : 'unclean'} shutdown before): ${temps} temp files, `
+    + `${freed.length} freed files, ${orphans} orphan files removed; ${stale} stale uploads aborted`);
+}
