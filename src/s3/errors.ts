@@ -29,6 +29,7 @@ const TABLE = {
   InvalidTag: [400, 'The tag provided was not a valid tag.'],
   InvalidURI: [400, 'Couldn\'t parse the specified URI.'],
   KeyTooLongError: [400, 'Your key is too long'],
+  MalformedTrailerError: [400, 'The request contained trailing data that was not well-formed or did not conform to our published schema.'],
   MalformedXML: [400, 'The XML you provided was not well-formed or did not validate against our published schema.'],
   MaxMessageLengthExceeded: [400, 'Your request was too big.'],
   MetadataTooLarge: [400, 'Your metadata headers exceed the maximum allowed metadata size.'],

@@ -1,0 +1,298 @@
+// Turns a request body into a verified stream: aws-chunked decoding, size limits, MD5, the requested checksum, SHA-256.
+// Checksums: https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html
+import { createHash } from 'node:crypto';
+import type { Hash } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Transform } from 'node:stream';
+import type { Readable, TransformCallback } from 'node:stream';
+import type { BodyDigest, ChecksumAlgorithm, IncomingBody } from '../store/types.ts';
+import type { AuthContext } from './auth/index.ts';
+import { AwsChunkedDecoder } from './auth/chunked.ts';
+import type { ChunkedDecoderOptions } from './auth/chunked.ts';
+import { createHasher, isValidChecksumValue, parseChecksumAlgorithm } from './checksums.ts';
+import type { Hasher } from './checksums.ts';
+import { S3Error, isS3Error } from './errors.ts';
+
+export interface IngestOptions {
+  /** Bodies larger than this fail with EntityTooLarge. */
+  maxSize: number;
+  /** Refuse a body whose length is not declared up front (MissingContentLength), as PutObject and UploadPart do. */
+  requireContentLength?: boolean;
+  /** Compute this checksum even when the client sends none (parts of an upload created with an algorithm). */
+  computeAlgorithm?: ChecksumAlgorithm;
+}
+
+const CHECKSUM_PREFIX = 'x-amz-checksum-';
+/** x-amz-checksum-* headers that name no checksum value. */
+const NOT_CHECKSUM_VALUES = new Set(['x-amz-checksum-type', 'x-amz-checksum-algorithm', 'x-amz-checksum-mode']);
+const CONTENT_MD5 = /^[A-Za-z0-9+/]{22}==$/;
+
+interface ChecksumPlan {
+  algorithm: ChecksumAlgorithm;
+  /** The header (or trailer) that carries the client's value. */
+  name: string;
+  /** The value sent in a header; undefined when it comes in the trailer or was not sent at all. */
+  expected?: string;
+  trailer: boolean;
+}
+
+interface IngestPlan {
+  declared?: number;
+  limit: number;
+  limitError: (size: number) => S3Error;
+  contentMd5?: string;
+  checksum?: ChecksumPlan;
+  decoder?: ChunkedDecoderOptions;
+  expectedSha256?: string;
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(',') : value;
+}
+
+function invalidRequest(message: string): S3Error {
+  return new S3Error('InvalidRequest', { message });
+}
+
+/**
+ * Picks the checksum to compute and, when the client sent one, to verify: one x-amz-checksum-* header, or the
+ * trailer x-amz-trailer announces, or just the algorithm x-amz-sdk-checksum-algorithm names.
+ */
+function planChecksum(ctx: AuthContext, headers: IncomingHttpHeaders, trailerMode: boolean): ChecksumPlan | undefined {
+  const sent = new Map<string, string>();
+  for (const source of [ctx.queryHeaders, headers]) {
+    for (const [name, value] of Object.entries(source)) {
+      const lower = name.toLowerCase();
+      if (!lower.startsWith(CHECKSUM_PREFIX) || NOT_CHECKSUM_VALUES.has(lower)) continue;
+      const text = single(value);
+      if (text !== undefined) sent.set(lower, text);
+    }
+  }
+  const candidates: ChecksumPlan[] = [];
+  for (const [name, value] of sent) {
+    const algorithm = parseChecksumAlgorithm(name.slice(CHECKSUM_PREFIX.length));
+    if (algorithm === undefined) throw invalidRequest('The algorithm type you specified in x-amz-checksum- header is invalid.');
+    candidates.push({ algorithm, name, expected: value, trailer: false });
+  }
+  const trailer = single(headers['x-amz-trailer'])?.trim().toLowerCase();
+  if (trailer !== undefined && trailer !== '') {
+    const algorithm = trailer.startsWith(CHECKSUM_PREFIX) ? parseChecksumAlgorithm(trailer.slice(CHECKSUM_PREFIX.length)) : undefined;
+    // Only the aws-chunked *-TRAILER modes have a place to carry a trailer.
+    if (algorithm === undefined || !trailerMode) throw invalidRequest('The value specified in the x-amz-trailer header is not supported');
+    candidates.push({ algorithm, name: trailer, trailer: true });
+  }
+  if (candidates.length > 1) {
+    throw invalidRequest('Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.');
+  }
+  let chosen = candidates[0];
+  const sdk = single(headers['x-amz-sdk-checksum-algorithm']) ?? ctx.queryHeaders['x-amz-sdk-checksum-algorithm'];
+  if (sdk !== undefined) {
+    const algorithm = parseChecksumAlgorithm(sdk);
+    if (algorithm === undefined || (chosen !== undefined && chosen.algorithm !== algorithm)) {
+      throw invalidRequest('Value for x-amz-sdk-checksum-algorithm header is invalid.');
+    }
+    chosen ??= { algorithm, name: CHECKSUM_PREFIX + algorithm.toLowerCase(), trailer: false };
+  }
+  if (chosen?.expected !== undefined && !isValidChecksumValue(chosen.algorithm, chosen.expected)) {
+    throw invalidRequest(`Value for ${chosen.name} header is invalid.`);
+  }
+  return chosen;
+}
+
+/** Everything decidable from the headers alone; throws before a byte of the body is read. */
+function plan(
+  ctx: AuthContext,
+  headers: IncomingHttpHeaders,
+  limit: number,
+  limitError: (size: number) => S3Error,
+  requireLength: boolean,
+  computeAlgorithm?: ChecksumAlgorithm,
+): IngestPlan {
+  const chunked = ctx.payload.startsWith('streaming-');
+  const trailerMode = ctx.payload.endsWith('-trailer');
+  let declared: number | undefined;
+  if (chunked) {
+    // aws-chunked bodies must announce their decoded size. https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-streaming.html
+    const raw = single(headers['x-amz-decoded-content-length']);
+    if (raw === undefined || !/^\d{1,15}$/.test(raw)) throw new S3Error('MissingContentLength');
+    declared = Number(raw);
+  } else {
+    const raw = single(headers['content-length']);
+    if (raw !== undefined && /^\d{1,15}$/.test(raw)) declared = Number(raw);
+    else if (requireLength) throw new S3Error('MissingContentLength');
+  }
+  if (declared !== undefined && declared > limit) throw limitError(declared);
+
+  const result: IngestPlan = { limit, limitError };
+  if (declared !== undefined) result.declared = declared;
+  const md5 = single(headers['content-md5']);
+  if (md5 !== undefined) {
+    if (!CONTENT_MD5.test(md5)) {
+      throw new S3Error('InvalidDigest', { message: 'The Content-MD5 you specified is not valid.', detail: { 'Content-MD5': md5 } });
+    }
+    result.contentMd5 = md5;
+  }
+  const checksum = planChecksum(ctx, headers, trailerMode);
+  if (checksum !== undefined) {
+    if (computeAlgorithm !== undefined && checksum.algorithm !== computeAlgorithm) {
+      throw invalidRequest(`Checksum Type mismatch occurred, expected checksum Type: ${computeAlgorithm.toLowerCase()}, actual checksum Type: ${checksum.algorithm.toLowerCase()}`);
+    }
+    result.checksum = checksum;
+  } else if (computeAlgorithm !== undefined) {
+    result.checksum = { algorithm: computeAlgorithm, name: CHECKSUM_PREFIX + computeAlgorithm.toLowerCase(), trailer: false };
+  }
+  if (chunked) {
+    const decoder: ChunkedDecoderOptions = { trailers: trailerMode };
+    if (ctx.payload !== 'streaming-unsigned-trailer') decoder.signing = ctx.signing;
+    if (checksum?.trailer) decoder.expectedTrailer = checksum.name;
+    result.decoder = decoder;
+  }
+  if (ctx.payload === 'signed' && ctx.expectedSha256 !== undefined) result.expectedSha256 = ctx.expectedSha256;
+  return result;
+}
+
+/**
+ * One Transform for the whole job: decoding, limits and every hash happen in a single pass over each slice,
+ * and every check runs before the stream ends, so a consumer that sees 'end' holds a verified body.
+ */
+class IngestStream extends Transform {
+  readonly #plan: IngestPlan;
+  readonly #decoder: AwsChunkedDecoder | undefined;
+  readonly #md5: Hash = createHash('md5');
+  readonly #checksum: Hasher | undefined;
+  readonly #sha256: Hash | undefined;
+  #size = 0;
+  #digest: BodyDigest | undefined;
+
+  constructor(plan: IngestPlan) {
+    super();
+    this.#plan = plan;
+    this.#decoder = plan.decoder === undefined ? undefined : new AwsChunkedDecoder(plan.decoder);
+    this.#checksum = plan.checksum === undefined ? undefined : createHasher(plan.checksum.algorithm);
+    this.#sha256 = plan.expectedSha256 === undefined ? undefined : createHash('sha256');
+  }
+
+  readonly #onData = (slice: Buffer): void => {
+    const size = this.#size + slice.length;
+    if (size > this.#plan.limit) throw this.#plan.limitError(size);
+    if (this.#plan.declared !== undefined && size > this.#plan.declared) {
+      throw new S3Error('IncompleteBody', { message: 'The decoded body is longer than x-amz-decoded-content-length.' });
+    }
+    this.#size = size;
+    this.#md5.update(slice);
+    this.#checksum?.update(slice);
+    this.#sha256?.update(slice);
+    this.push(slice);
+  };
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    try {
+      if (this.#decoder === undefined) this.#onData(chunk);
+      else this.#decoder.write(chunk, this.#onData);
+      callback();
+    } catch (err) {
+      callback(err as Error);
+    }
+  }
+
+  override _flush(callback: TransformCallback): void {
+    try {
+      this.#digest = this.#finish();
+      callback();
+    } catch (err) {
+      callback(err as Error);
+    }
+  }
+
+  #finish(): BodyDigest {
+    const trailers = this.#decoder?.end();
+    const plan = this.#plan;
+    if (plan.declared !== undefined && this.#size < plan.declared) throw new S3Error('IncompleteBody');
+    if (this.#sha256 !== undefined) {
+      const computed = this.#sha256.digest('hex');
+      if (computed !== plan.expectedSha256) {
+        throw new S3Error('XAmzContentSHA256Mismatch', {
+          detail: { ClientComputedContentSHA256: plan.expectedSha256 ?? '', S3ComputedContentSHA256: computed },
+        });
+      }
+    }
+    const md5 = this.#md5.digest();
+    if (plan.contentMd5 !== undefined && md5.toString('base64') !== plan.contentMd5) {
+      throw new S3Error('BadDigest', {
+        message: 'The Content-MD5 you specified did not match what we received.',
+        detail: { ExpectedDigest: plan.contentMd5, CalculatedDigest: md5.toString('base64') },
+      });
+    }
+    const digest: BodyDigest = { md5: md5.toString('hex'), size: this.#size };
+    const checksum = plan.checksum;
+    if (checksum !== undefined && this.#checksum !== undefined) {
+      let expected = checksum.expected;
+      if (checksum.trailer) {
+        // The decoder has already insisted that the announced trailer arrived.
+        expected = trailers?.get(checksum.name);
+        if (expected === undefined || !isValidChecksumValue(checksum.algorithm, expected)) {
+          throw invalidRequest(`Value for ${checksum.name} trailing header is invalid.`);
+        }
+      }
+      const computed = this.#checksum.digest().toString('base64');
+      if (expected !== undefined && computed !== expected) {
+        throw new S3Error('BadDigest', { message: `The ${checksum.algorithm} you specified did not match the calculated checksum.` });
+      }
+      digest.checksum = { algorithm: checksum.algorithm, value: computed };
+    }
+    return digest;
+  }
+
+  digest(): BodyDigest {
+    if (this.#digest === undefined) throw new Error('digest() called before the body stream ended');
+    return this.#digest;
+  }
+}
+
+/** Feeds `body` into `stream`; a body that errors or closes early fails the stream, and the body is let go when the stream closes. */
+function connect(body: Readable, stream: IngestStream): void {
+  const onError = (err: Error): void => {
+    stream.destroy(isS3Error(err) ? err : new S3Error('IncompleteBody', { message: 'The request body terminated unexpectedly.', cause: err }));
+  };
+  const onClose = (): void => {
+    if (!body.readableEnded) onError(new Error('request closed before its body ended'));
+  };
+  body.on('error', onError);
+  body.on('close', onClose);
+  stream.once('close', () => {
+    body.off('error', onError);
+    body.off('close', onClose);
+    body.unpipe(stream);
+  });
+  body.pipe(stream);
+}
+
+function entityTooLarge(maxSize: number): (size: number) => S3Error {
+  return (size) => new S3Error('EntityTooLarge', { detail: { ProposedSize: size, MaxSizeAllowed: maxSize } });
+}
+
+/**
+ * Wraps an upload body (PutObject, UploadPart) in its decoding and verifying stream. Header problems
+ * (InvalidDigest, MissingContentLength, EntityTooLarge by declared size, bad checksum headers) throw here,
+ * before any byte is read; everything else surfaces as an error of `stream` before it ends.
+ */
+export function ingestBody(ctx: AuthContext, headers: IncomingHttpHeaders, body: Readable, options: IngestOptions): IncomingBody {
+  const stream = new IngestStream(plan(ctx, headers, options.maxSize, entityTooLarge(options.maxSize), options.requireContentLength ?? false, options.computeAlgorithm));
+  connect(body, stream);
+  return { stream, digest: () => stream.digest() };
+}
+
+/** Reads and verifies a small request body (an XML document) into memory; past `limit` it fails with MaxMessageLengthExceeded. */
+export async function readSmallBody(
+  ctx: AuthContext,
+  headers: IncomingHttpHeaders,
+  body: Readable,
+  limit: number,
+): Promise<{ bytes: Buffer; digest: BodyDigest }> {
+  const tooBig = (): S3Error => new S3Error('MaxMessageLengthExceeded', { detail: { MaxMessageLengthBytes: limit } });
+  const stream = new IngestStream(plan(ctx, headers, limit, tooBig, false));
+  connect(body, stream);
+  const parts: Buffer[] = [];
+  for await (const part of stream) parts.push(part as Buffer);
+  return { bytes: Buffer.concat(parts), digest: stream.digest() };
+}
