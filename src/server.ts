@@ -18,7 +18,10 @@ export interface RunningServer {
 export async function startServer(config: Config, log: (line: string) => void = (l) => console.error(l)): Promise<RunningServer> {
   const store = await openStore({ dataDir: config.dataDir, staleUploadAgeMs: config.staleUploadAgeMs, log });
   const app = createApp({ config, store, log });
-  const server = createAdaptorServer({ fetch: app.fetch, autoCleanupIncoming: true }) as Server;
+  // Handlers write replies straight to the socket and return RESPONSE_ALREADY_SENT. Keeping the native global
+  // Response matters: hono rewraps HEAD replies in a new Response, and node-server's lightweight one would be
+  // written a second time.
+  const server = createAdaptorServer({ fetch: app.fetch, autoCleanupIncoming: true, overrideGlobalObjects: false }) as Server;
   // Large uploads over slow links outlive Node's default 300 s request timeout; stalled sockets are cut by the idle timeout.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;

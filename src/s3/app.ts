@@ -56,7 +56,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     const resource = target.bucket === undefined ? '/' : `/${target.bucket}${target.key === undefined ? '' : '/' + target.key}`;
     c.set('resource', resource);
     const auth = await authenticate(
-      { method: incoming.method ?? 'GET', rawPath: target.rawPath, rawQuery: target.rawQuery, headers: incoming.headers },
+      { method: incoming.method ?? 'GET', rawPath: target.rawPath, rawQuery: target.rawQuery, headers: incoming.headersDistinct },
       { region: config.region, lookupSecret },
     );
     const op = resolveOperation({

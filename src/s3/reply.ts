@@ -48,7 +48,7 @@ export function errorReply(err: S3Error, resource: string, requestId: string): S
       Code: err.code,
       Message: err.message,
       ...(err.detail ?? {}),
-      Resource: err.resource ?? resource,
+      Resource: err.resource === undefined ? resource : err.resource.startsWith('/') ? err.resource : `/${err.resource}`,
       RequestId: requestId,
       HostId: requestId,
     },
