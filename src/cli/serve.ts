@@ -24,16 +24,15 @@ Environment:
         const server = await startServer(config);
         const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
         const endpoint = `http://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${server.port}`;
-        console.log(`ferry listening on ${config.host}:${server.port} (endpoint ${endpoint}, region ${config.region})`);
-        console.log(`data dir: ${config.dataDir}`);
-        if (credentialsGenerated) {
-          console.log('generated root credentials (shown once; kept in ' + credentialsFile + ', mode 0600):');
-          console.log(`  access key: ${config.rootAccessKey}`);
-          console.log(`  secret key: ${config.rootSecretKey}`);
-        } else {
-          console.log(`root access key: ${config.rootAccessKey}${credentialsFile ? ` (secret in ${credentialsFile})` : ''}`);
-        }
+        // Handlers first: stdout to a pipe is synchronous, so whoever reads the listening line may signal at once.
+        let stopping = false;
         const stop = (signal: string) => {
+          if (stopping) {
+            // A second Ctrl-C means "now": skip the grace period.
+            if (signal === 'SIGINT') process.exit(130);
+            return;
+          }
+          stopping = true;
           console.log(`${signal}: finishing in-flight requests, then stopping`);
           server.close().then(
             () => process.exit(0),
@@ -43,8 +42,20 @@ Environment:
             },
           );
         };
-        process.once('SIGTERM', () => stop('SIGTERM'));
-        process.once('SIGINT', () => stop('SIGINT'));
+        process.on('SIGTERM', () => stop('SIGTERM'));
+        process.on('SIGINT', () => stop('SIGINT'));
+        // One write, so a supervisor or a test never sees the endpoint without its credentials line.
+        const lines = [`ferry listening on ${config.host}:${server.port} (endpoint ${endpoint}, region ${config.region})`, `data dir: ${config.dataDir}`];
+        if (credentialsGenerated) {
+          lines.push(
+            `generated root credentials (shown once; kept in ${credentialsFile}, mode 0600):`,
+            `  access key: ${config.rootAccessKey}`,
+            `  secret key: ${config.rootSecretKey}`,
+          );
+        } else {
+          lines.push(`root access key: ${config.rootAccessKey}${credentialsFile ? ` (secret in ${credentialsFile})` : ''}`);
+        }
+        console.log(lines.join('\n'));
       } catch (err) {
         if (err instanceof ConfigError) {
           console.error(`ferry: ${err.message}`);

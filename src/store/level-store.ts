@@ -1,4 +1,5 @@
 // The Store on disk: metadata in classic-level under meta/, object bytes in plain files under data/.
+import { existsSync } from 'node:fs';
 import { mkdir, open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
@@ -33,6 +34,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   await mkdir(dataDir, { recursive: true });
   const files = new DataFiles(dataDir, log);
   await files.prepare();
+  const fresh = !existsSync(join(dataDir, 'meta'));
   const db = new ClassicLevel<string, unknown>(join(dataDir, 'meta'), { valueEncoding: 'json' });
   try {
     await db.open();
@@ -48,7 +50,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     const clean = await takeCleanMarker(dataDir);
     const core = new StoreCore(db, files, log);
     const multipart = new Multipart(core);
-    await recover(core, multipart, { clean, staleBefore: Date.now() - (options.staleUploadAgeMs ?? DAY_MS) });
+    await recover(core, multipart, { clean, fresh, staleBefore: Date.now() - (options.staleUploadAgeMs ?? DAY_MS) });
     return new LevelStore(core, multipart, dataDir);
   } catch (err) {
     await db.close().catch(() => {});

@@ -6,6 +6,8 @@ import type { Multipart } from './multipart.ts';
 export interface RecoveryOptions {
   /** The previous run closed cleanly: no data file can be unreferenced, so data/ is not walked. */
   clean: boolean;
+  /** A brand-new data dir: nothing to recover, nothing worth logging. */
+  fresh?: boolean;
   /** Uploads initiated before this instant (ms) are aborted. */
   staleBefore: number;
 }
@@ -35,6 +37,9 @@ export async function recover(core: StoreCore, multipart: Multipart, options: Re
   }
 
   const stale = await multipart.abortStale(options.staleBefore);
-  core.log(`store opened (${options.clean ? 'clean' : 'unclean'} shutdown before): ${temps} temp files, `
-    + `${freed.length} freed files, ${orphans} orphan files removed; ${stale} stale uploads aborted`);
+  // Quiet on a routine start; after a crash (or when anything was cleaned) say what recovery did.
+  if ((!options.clean && !options.fresh) || temps + freed.length + orphans + stale > 0) {
+    core.log(`recovery${options.clean ? '' : ' after an unclean shutdown'}: removed ${temps} temp files, `
+      + `${freed.length} freed files, ${orphans} orphan files; aborted ${stale} stale uploads`);
+  }
 }
