@@ -2,7 +2,6 @@
 // https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html
 import { createHash, type Hash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { Crc32c } from '@aws-crypto/crc32c';
 import type { ChecksumAlgorithm } from '../store/types.ts';
 
 export interface Hasher {
@@ -67,11 +66,46 @@ class Crc32Hasher implements Hasher {
   digest(): Buffer { return uint32Digest(this.#crc); }
 }
 
-// @aws-crypto/crc32c is a byte-at-a-time loop (~80 MiB/s here); clients only send CRC32C when asked to.
+// CRC-32C (Castagnoli, reflected poly 0x82f63b78), slice-by-8: @aws-crypto/crc32c walks one byte at a time
+// (~50-80 MiB/s here), this walks eight (~10x); the library stays the oracle in the tests.
+let crc32cTable: Uint32Array | undefined;
+
+function crc32cTables(): Uint32Array {
+  if (crc32cTable === undefined) {
+    const t = new Uint32Array(8 * 256);
+    for (let i = 0; i < 256; i++) {
+      let c = i;
+      for (let bit = 0; bit < 8; bit++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+      t[i] = c >>> 0;
+    }
+    for (let s = 1; s < 8; s++) {
+      for (let i = 0; i < 256; i++) {
+        const prev = t[(s - 1) * 256 + i]!;
+        t[s * 256 + i] = ((prev >>> 8) ^ t[prev & 0xff]!) >>> 0;
+      }
+    }
+    crc32cTable = t;
+  }
+  return crc32cTable;
+}
+
 class Crc32cHasher implements Hasher {
-  #crc = new Crc32c();
-  update(chunk: Uint8Array): void { this.#crc.update(chunk); }
-  digest(): Buffer { return uint32Digest(this.#crc.digest()); }
+  #crc = 0xffffffff;
+  update(d: Uint8Array): void {
+    const T = crc32cTables();
+    let c = this.#crc;
+    const n = d.length;
+    let i = 0;
+    for (; i + 8 <= n; i += 8) {
+      const a = c ^ (d[i]! | (d[i + 1]! << 8) | (d[i + 2]! << 16) | (d[i + 3]! << 24));
+      const b = d[i + 4]! | (d[i + 5]! << 8) | (d[i + 6]! << 16) | (d[i + 7]! << 24);
+      c = T[1792 + (a & 255)]! ^ T[1536 + ((a >>> 8) & 255)]! ^ T[1280 + ((a >>> 16) & 255)]! ^ T[1024 + (a >>> 24)]!
+        ^ T[768 + (b & 255)]! ^ T[512 + ((b >>> 8) & 255)]! ^ T[256 + ((b >>> 16) & 255)]! ^ T[b >>> 24]!;
+    }
+    for (; i < n; i++) c = (c >>> 8) ^ T[(c ^ d[i]!) & 255]!;
+    this.#crc = c >>> 0;
+  }
+  digest(): Buffer { return uint32Digest(~this.#crc >>> 0); }
 }
 
 class ShaHasher implements Hasher {
