@@ -63,7 +63,7 @@ export function sha256Hex(data: Buffer | string): string {
 /** Signs a request with the test root credentials; `path` may hold a query string. */
 export async function signedRequest(
   port: number,
-  req: RawRequest & { payloadHash?: string; secret?: string; accessKey?: string; date?: Date },
+  req: RawRequest & { payloadHash?: string; secret?: string; accessKey?: string; date?: Date; host?: string },
 ): Promise<RawResponse> {
   const signer = new SignatureV4({
     service: 's3',
@@ -78,12 +78,12 @@ export async function signedRequest(
   for (const [k, v] of new URLSearchParams(search)) query[k] = v;
   const body = req.body ?? '';
   const headers: Record<string, string> = {
-    host: `127.0.0.1:${port}`,
+    host: req.host ?? `127.0.0.1:${port}`,
     'x-amz-content-sha256': req.payloadHash ?? sha256Hex(body),
     ...(req.headers ?? {}),
   };
   const signed = await signer.sign(
-    { method: req.method, protocol: 'http:', hostname: '127.0.0.1', port, path: pathname, query, headers, body },
+    { method: req.method, protocol: 'http:', hostname: (req.host ?? '127.0.0.1').replace(/:\d+$/, ''), port, path: pathname, query, headers, body },
     req.date ? { signingDate: req.date } : {},
   );
   return rawRequest(port, { ...req, headers: signed.headers as Record<string, string> });
