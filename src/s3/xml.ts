@@ -49,8 +49,11 @@ export function parseXml(bytes: Buffer, expectedRoot: string, listPaths: string[
   } catch (cause) {
     throw new S3Error('MalformedXML', { cause });
   }
+  // XML 1.0 section 2.1: exactly one root element. fast-xml-parser accepts several and folds repeats into an
+  // array, which let "<Root>..</Root><Root/>" through as an empty document.
+  const elements = Object.keys(doc).filter((name) => !name.startsWith('?'));
   const root = doc[expectedRoot];
-  if (root === undefined) throw new S3Error('MalformedXML');
+  if (elements.length !== 1 || root === undefined || Array.isArray(root)) throw new S3Error('MalformedXML');
   // An empty element parses as '' : treat it as an empty object.
   return root && typeof root === 'object' ? (root as Record<string, unknown>) : {};
 }
@@ -61,6 +64,6 @@ const parserOptions = {
   parseTagValue: false,
   trimValues: false,
   processEntities: true,
-  htmlEntities: false,
+  htmlEntities: true,
 } as const;
 
