@@ -48,7 +48,8 @@ export function errorReply(err: S3Error, resource: string, requestId: string): S
       Code: err.code,
       Message: err.message,
       ...(err.detail ?? {}),
-      Resource: err.resource === undefined ? resource : err.resource.startsWith('/') ? err.resource : `/${err.resource}`,
+      // The request's own path, as S3 prints it; an error may name another full path (a copy source).
+      Resource: err.resource?.startsWith('/') ? err.resource : resource,
       RequestId: requestId,
       HostId: requestId,
     },
