@@ -8,6 +8,7 @@ import {
   MemorySampler, installCleanup, makeTempDir, readCpuMs, readMemory, removeTempDirs, startServerChild, type ProcMemory, type ServerChild,
 } from './children.ts';
 import { plainJsFerry, plainJsFile } from './plain-js.ts';
+import { readStartCommand, runSteps } from './start-script.ts';
 import { makeTarget, type Target } from './http-client.ts';
 import { median, type DriveStats } from './load.ts';
 import { renderTable, ratioOf, verdictOf, writeJson, type Row } from './report.ts';
@@ -15,16 +16,19 @@ import { runSdkPhase, type SdkFigures } from './sdk-phase.ts';
 import type { Credentials } from './sigv4.ts';
 import { LARGE_SIZE, SMALL_SIZE, createBucket, fillForList, largeGet, largePut, listAll, smallGet, smallPut, type ListRun } from './workloads.ts';
 
-const HELP = `usage: node bench/run.ts [--quick] [--json <file>] [--ferry-flags="<node flags>"] [--ferry-entry <file> | --plain-js]
+const HELP = `usage: node bench/run.ts [--quick] [--json <file>] [--ferry-flags="<node flags>"] [--source | --plain-js | --ferry-entry <file>]
 
 Runs the same workload against ferry and a plain node:http server (the ceiling) and prints
 ferry's ratio to it. Exit 0 even when a target is missed; non-zero only on a crash.
+By default ferry runs as \`npm start\` runs it (read from package.json): the bundle is built, then
+started with the same Node flags.
   --quick        ~30 s smoke run (1 repetition, shorter phases, 1,000 keys to list)
   --json <file>  also write every figure (each repetition) as JSON
-  --ferry-flags  Node flags for the ferry process only (with '=', as they start with a dash),
-                 e.g. --ferry-flags="--max-semi-space-size=1 --max-old-space-size=256"
-  --ferry-entry  run ferry from this script instead of src/main.ts (e.g. a built bundle)
-  --plain-js     run ferry from a plain-JS copy of src/ (no .ts loader in its memory figures)`;
+  --ferry-flags  Node flags for the ferry process, instead of npm start's (with '=', as they start
+                 with a dash; --ferry-flags= for none), e.g. --ferry-flags="--max-semi-space-size=2"
+  --source       run ferry from src/main.ts (Node strips the types; its loader is in every memory figure)
+  --plain-js     run ferry from a plain-JS copy of src/ (unbundled, no .ts loader)
+  --ferry-entry  run ferry from this script instead (e.g. another bundle)`;
 
 interface Plan {
   reps: number;
@@ -162,6 +166,7 @@ function parseCommandLine() {
         json: { type: 'string' },
         'ferry-flags': { type: 'string' },
         'ferry-entry': { type: 'string' },
+        source: { type: 'boolean' },
         'plain-js': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -179,15 +184,26 @@ async function main(): Promise<number> {
     return 0;
   }
   const plan = values.quick ? QUICK : FULL;
-  const ferryFlags = (values['ferry-flags'] ?? '').split(/\s+/).filter(Boolean);
-  if (values['plain-js'] && values['ferry-entry']) throw new Error('--plain-js and --ferry-entry exclude each other');
+  if ([values.source, values['plain-js'], values['ferry-entry'] !== undefined].filter(Boolean).length > 1) {
+    throw new Error('--source, --plain-js and --ferry-entry exclude each other');
+  }
+  const start = await readStartCommand(ROOT);
+  const ferryFlags = values['ferry-flags'] === undefined ? start.nodeFlags : values['ferry-flags'].split(/\s+/).filter(Boolean);
   installCleanup();
 
   const loadStart = loadavg();
   const creds: Credentials = { accessKeyId: 'FERRYBENCHACCESSKEY', secretAccessKey: randomBytes(24).toString('base64url'), region: 'us-east-1' };
   const bodies = { small: randomBytes(SMALL_SIZE), large: randomBytes(LARGE_SIZE) };
   const dir = await makeTempDir('ferry-bench-');
-  const ferryEntry = values['plain-js'] ? await plainJsFerry(ROOT, join(dir, 'plain-js-main')) : resolve(values['ferry-entry'] ?? join(ROOT, 'src/main.ts'));
+  let ferryEntry: string;
+  if (values['plain-js']) ferryEntry = await plainJsFerry(ROOT, join(dir, 'plain-js-main'));
+  else if (values.source) ferryEntry = join(ROOT, 'src/main.ts');
+  else if (values['ferry-entry'] !== undefined) ferryEntry = resolve(values['ferry-entry']);
+  else {
+    progress(`building as npm start does: ${start.steps.join(', ')}`);
+    await runSteps(ROOT, start.steps);
+    ferryEntry = join(ROOT, start.entry);
+  }
   const fromSource = /\.[cm]?ts$/.test(ferryEntry);
   progress(`${values.quick ? 'quick' : 'full'} run, node ${process.version}, data under ${dir}`);
 
@@ -259,7 +275,8 @@ async function main(): Promise<number> {
   console.log(`medians of ${plan.reps} interleaved repetition(s); ferry requests are SigV4-signed with x-amz-content-sha256: UNSIGNED-PAYLOAD`);
   console.log('(no body hashing on either side); the baseline gets the identical requests unsigned. MB = 10^6 bytes.');
   const shownEntry = values['plain-js'] ? 'src/ (plain-JS copy)' : relative(ROOT, ferryEntry);
-  console.log(`ferry ran as: node ${[...ferryFlags, shownEntry].join(' ')} serve; the baseline as plain JS (no type stripping)`);
+  const asStart = !values.source && !values['plain-js'] && values['ferry-entry'] === undefined && values['ferry-flags'] === undefined;
+  console.log(`ferry ran as: node ${[...ferryFlags, shownEntry].join(' ')} serve${asStart ? ' (as npm start runs it)' : ''}; the baseline as plain JS (no type stripping)`);
   console.log(renderTable(rows));
   if (idleJs) {
     const loader = kib(idle.ferry.rssAnon - idleJs.rssAnon).toFixed(1);

@@ -10,4 +10,8 @@ program
   .description('Edge-first S3-compatible object store that ferries its buckets upstream')
   .version(`ferry ${VERSION} (node ${process.version}, ${process.platform}-${process.arch})`, '-V, --version');
 registerServe(program);
-await program.parseAsync(process.argv);
+// No top-level await: the shipped bundle is CommonJS. Errors still end the process with a stack and exit code 1.
+program.parseAsync(process.argv).catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

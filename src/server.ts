@@ -1,9 +1,9 @@
 // Starts the S3 endpoint on a configured address and stops it cleanly (in-flight requests first, then the store).
-import type { Server } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createAdaptorServer } from '@hono/node-server';
 import type { Config } from './config/index.ts';
 import { createApp } from './s3/app.ts';
+import { requestListener } from './s3/node-http.ts';
 import { openStore } from './store/level-store.ts';
 import type { Store } from './store/types.ts';
 
@@ -18,15 +18,16 @@ export interface RunningServer {
 export async function startServer(config: Config, log: (line: string) => void = (l) => console.error(l)): Promise<RunningServer> {
   const store = await openStore({ dataDir: config.dataDir, staleUploadAgeMs: config.staleUploadAgeMs, log });
   const app = createApp({ config, store, log });
-  // Handlers write replies straight to the socket and return RESPONSE_ALREADY_SENT. Keeping the native global
-  // Response matters: hono rewraps HEAD replies in a new Response, and node-server's lightweight one would be
-  // written a second time.
-  const server = createAdaptorServer({ fetch: app.fetch, autoCleanupIncoming: true, overrideGlobalObjects: false }) as Server;
+  // Handlers write replies straight to the socket and return RESPONSE_ALREADY_SENT (src/s3/node-http.ts).
+  const server = createServer(requestListener(app.fetch, log));
   // Large uploads over slow links outlive Node's default 300 s request timeout; stalled sockets are cut by the idle timeout.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
   server.keepAliveTimeout = 5_000;
   server.setTimeout(120_000);
+  // Without a listener Node answers Expect: 100-continue before the app sees the request; the app sends it once a
+  // handler starts reading the body, so a request refused from its headers is not sent its body (src/s3/app.ts).
+  server.on('checkContinue', (req, res) => server.emit('request', req, res));
 
   try {
     await new Promise<void>((resolve, reject) => {

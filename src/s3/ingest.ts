@@ -12,6 +12,8 @@ import type { ChunkedDecoderOptions } from './auth/chunked.ts';
 import { createHasher, isValidChecksumValue, parseChecksumAlgorithm } from './checksums.ts';
 import type { Hasher } from './checksums.ts';
 import { S3Error, isS3Error } from './errors.ts';
+import { OffloadedHashes } from './hash-worker.ts';
+import type { OffloadedHash } from './hash-worker.ts';
 
 export interface IngestOptions {
   /** Bodies larger than this fail with EntityTooLarge. */
@@ -26,6 +28,10 @@ const CHECKSUM_PREFIX = 'x-amz-checksum-';
 /** x-amz-checksum-* headers that name no checksum value. */
 const NOT_CHECKSUM_VALUES = new Set(['x-amz-checksum-type', 'x-amz-checksum-algorithm', 'x-amz-checksum-mode']);
 const CONTENT_MD5 = /^[A-Za-z0-9+/]{22}==$/;
+/** Bodies declared at least this long are hashed on a worker thread; smaller ones inline (a round trip costs more than the hash). */
+const OFFLOAD_MIN_BYTES = 1024 * 1024;
+/** The checksums a worker computes with built-ins; CRC32C and CRC64NVME are JS in checksums.ts and stay inline. */
+const OFFLOADED_CHECKSUM: Partial<Record<ChecksumAlgorithm, OffloadedHash>> = { CRC32: 'crc32', SHA1: 'sha1', SHA256: 'sha256' };
 
 interface ChecksumPlan {
   algorithm: ChecksumAlgorithm;
@@ -151,24 +157,50 @@ function plan(
   return result;
 }
 
+/** The raw digests of a body, however they were computed. */
+interface Digests {
+  md5: Buffer;
+  sha256?: Buffer;
+  checksum?: Buffer;
+}
+
 /**
  * One Transform for the whole job: decoding, limits and every hash happen in a single pass over each slice,
  * and every check runs before the stream ends, so a consumer that sees 'end' holds a verified body.
+ * Large bodies are hashed on a worker (hash-worker.ts): slices still flow on at once, the flush waits for the digests.
  */
 class IngestStream extends Transform {
   readonly #plan: IngestPlan;
   readonly #decoder: AwsChunkedDecoder | undefined;
-  readonly #md5: Hash = createHash('md5');
+  readonly #md5: Hash | undefined;
   readonly #checksum: Hasher | undefined;
   readonly #sha256: Hash | undefined;
+  readonly #offload: OffloadedHashes | undefined;
+  /** Whether the worker also computes the checksum (else #checksum does, inline). */
+  readonly #offloadChecksum: boolean = false;
   #size = 0;
   #digest: BodyDigest | undefined;
 
-  constructor(plan: IngestPlan) {
+  constructor(plan: IngestPlan, offload: boolean) {
     super();
     this.#plan = plan;
     this.#decoder = plan.decoder === undefined ? undefined : new AwsChunkedDecoder(plan.decoder);
-    this.#checksum = plan.checksum === undefined ? undefined : createHasher(plan.checksum.algorithm);
+    const algorithm = plan.checksum?.algorithm;
+    if (offload && plan.declared !== undefined && plan.declared >= OFFLOAD_MIN_BYTES) {
+      const names: OffloadedHash[] = ['md5'];
+      if (plan.expectedSha256 !== undefined) names.push('sha256');
+      const offloaded = algorithm === undefined ? undefined : OFFLOADED_CHECKSUM[algorithm];
+      if (offloaded !== undefined) {
+        names.push(offloaded);
+        this.#offloadChecksum = true;
+      } else if (algorithm !== undefined) {
+        this.#checksum = createHasher(algorithm);
+      }
+      this.#offload = new OffloadedHashes(names, (err) => this.destroy(err));
+      return;
+    }
+    this.#md5 = createHash('md5');
+    this.#checksum = algorithm === undefined ? undefined : createHasher(algorithm);
     this.#sha256 = plan.expectedSha256 === undefined ? undefined : createHash('sha256');
   }
 
@@ -179,7 +211,8 @@ class IngestStream extends Transform {
       throw new S3Error('IncompleteBody', { message: 'The decoded body is longer than x-amz-decoded-content-length.' });
     }
     this.#size = size;
-    this.#md5.update(slice);
+    this.#offload?.update(slice);
+    this.#md5?.update(slice);
     this.#checksum?.update(slice);
     this.#sha256?.update(slice);
     this.push(slice);
@@ -189,34 +222,67 @@ class IngestStream extends Transform {
     try {
       if (this.#decoder === undefined) this.#onData(chunk);
       else this.#decoder.write(chunk, this.#onData);
-      callback();
     } catch (err) {
       callback(err as Error);
+      return;
     }
+    // Backpressure: the next chunk is taken once the worker has room, so a lagging worker holds memory flat.
+    if (this.#offload === undefined) callback();
+    else this.#offload.wait(callback);
   }
 
   override _flush(callback: TransformCallback): void {
+    let trailers: ReadonlyMap<string, string> | undefined;
     try {
-      this.#digest = this.#finish();
+      trailers = this.#decoder?.end();
+      if (this.#plan.declared !== undefined && this.#size < this.#plan.declared) throw new S3Error('IncompleteBody');
+    } catch (err) {
+      callback(err as Error);
+      return;
+    }
+    const offload = this.#offload;
+    if (offload === undefined) {
+      const digests: Digests = { md5: this.#md5!.digest() };
+      if (this.#sha256 !== undefined) digests.sha256 = this.#sha256.digest();
+      if (this.#checksum !== undefined) digests.checksum = this.#checksum.digest();
+      this.#settle(trailers, digests, callback);
+      return;
+    }
+    offload.digest().then((raw) => {
+      const [md5, ...rest] = raw;
+      const digests: Digests = { md5: md5! };
+      if (this.#plan.expectedSha256 !== undefined) digests.sha256 = rest.shift();
+      const checksum = this.#offloadChecksum ? rest.shift() : this.#checksum?.digest();
+      if (checksum !== undefined) digests.checksum = checksum;
+      this.#settle(trailers, digests, callback);
+    }, (err: Error) => callback(err));
+  }
+
+  override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
+    this.#offload?.abort();
+    callback(err);
+  }
+
+  #settle(trailers: ReadonlyMap<string, string> | undefined, digests: Digests, callback: TransformCallback): void {
+    try {
+      this.#digest = this.#finish(trailers, digests);
       callback();
     } catch (err) {
       callback(err as Error);
     }
   }
 
-  #finish(): BodyDigest {
-    const trailers = this.#decoder?.end();
+  #finish(trailers: ReadonlyMap<string, string> | undefined, digests: Digests): BodyDigest {
     const plan = this.#plan;
-    if (plan.declared !== undefined && this.#size < plan.declared) throw new S3Error('IncompleteBody');
-    if (this.#sha256 !== undefined) {
-      const computed = this.#sha256.digest('hex');
+    if (digests.sha256 !== undefined) {
+      const computed = digests.sha256.toString('hex');
       if (computed !== plan.expectedSha256) {
         throw new S3Error('XAmzContentSHA256Mismatch', {
           detail: { ClientComputedContentSHA256: plan.expectedSha256 ?? '', S3ComputedContentSHA256: computed },
         });
       }
     }
-    const md5 = this.#md5.digest();
+    const md5 = digests.md5;
     if (plan.contentMd5 !== undefined && md5.toString('base64') !== plan.contentMd5) {
       throw new S3Error('BadDigest', {
         message: 'The Content-MD5 you specified did not match what we received.',
@@ -225,7 +291,7 @@ class IngestStream extends Transform {
     }
     const digest: BodyDigest = { md5: md5.toString('hex'), size: this.#size };
     const checksum = plan.checksum;
-    if (checksum !== undefined && this.#checksum !== undefined) {
+    if (checksum !== undefined && digests.checksum !== undefined) {
       let expected = checksum.expected;
       if (checksum.trailer) {
         // The decoder has already insisted that the announced trailer arrived.
@@ -234,7 +300,7 @@ class IngestStream extends Transform {
           throw invalidRequest(`Value for ${checksum.name} trailing header is invalid.`);
         }
       }
-      const computed = this.#checksum.digest().toString('base64');
+      const computed = digests.checksum.toString('base64');
       if (expected !== undefined && computed !== expected) {
         throw new S3Error('BadDigest', { message: `The ${checksum.algorithm} you specified did not match the calculated checksum.` });
       }
@@ -277,7 +343,7 @@ function entityTooLarge(maxSize: number): (size: number) => S3Error {
  * before any byte is read; everything else surfaces as an error of `stream` before it ends.
  */
 export function ingestBody(ctx: AuthContext, headers: IncomingHttpHeaders, body: Readable, options: IngestOptions): IncomingBody {
-  const stream = new IngestStream(plan(ctx, headers, options.maxSize, entityTooLarge(options.maxSize), options.requireContentLength ?? false, options.computeAlgorithm));
+  const stream = new IngestStream(plan(ctx, headers, options.maxSize, entityTooLarge(options.maxSize), options.requireContentLength ?? false, options.computeAlgorithm), true);
   connect(body, stream);
   return { stream, digest: () => stream.digest() };
 }
@@ -290,7 +356,7 @@ export async function readSmallBody(
   limit: number,
 ): Promise<{ bytes: Buffer; digest: BodyDigest }> {
   const tooBig = (): S3Error => new S3Error('MaxMessageLengthExceeded', { detail: { MaxMessageLengthBytes: limit } });
-  const stream = new IngestStream(plan(ctx, headers, limit, tooBig, false));
+  const stream = new IngestStream(plan(ctx, headers, limit, tooBig, false), false);
   connect(body, stream);
   const parts: Buffer[] = [];
   for await (const part of stream) parts.push(part as Buffer);

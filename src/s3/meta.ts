@@ -22,6 +22,11 @@ const USER_META_LIMIT = 2048;
 
 const META_PREFIX = 'x-amz-meta-';
 
+/** Whether Node can write `value` as a header: an RFC 9110 5.5 field-value, one byte per char. */
+export function isFieldValue(value: string): boolean {
+  return /^[\t\x20-\x7e\x80-\xff]*$/.test(value);
+}
+
 export function storedHeadersFrom(header: (name: string) => string | undefined): StoredHeaders {
   const out: StoredHeaders = {};
   for (const [name, field] of STORED) {
@@ -111,7 +116,13 @@ export function objectHeaders(info: ObjectInfo, query: URLSearchParams, checksum
   }
   for (const [param, name] of OVERRIDES) {
     const value = query.get(param);
-    if (value !== null) out[name] = value;
+    if (value === null) continue;
+    // The value is percent-decoded from the query: one Node cannot write as a header (a char past U+00FF, CR, LF)
+    // would otherwise fail the reply as an InternalError. AWS answers this error for it.
+    if (!isFieldValue(value)) {
+      throw new S3Error('InvalidArgument', { message: 'Header value cannot be represented using ISO-8859-1.', detail: { ArgumentName: param, ArgumentValue: value } });
+    }
+    out[name] = value;
   }
   return out;
 }

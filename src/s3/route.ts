@@ -29,6 +29,9 @@ const UNSUPPORTED = [
   'session', 'torrent', 'versions', 'website', 'renameObject',
 ];
 
+/** Bucket-level subresources S3 knows beyond the ones ferry serves (GET location/versioning/uploads, POST delete). */
+const BUCKET_SUBRESOURCES = new Set(['tagging', 'metadataConfiguration', 'metadataTable', 'inventory', 'analytics', 'notification', 'website', 'object-lock', 'ownershipControls']);
+
 type Rule = [method: string, needs: string[], op: Operation | ((input: RouteInput) => Operation)];
 
 const SERVICE: Rule[] = [['GET', [], 'ListBuckets']];
@@ -67,6 +70,16 @@ export function resolveOperation(input: RouteInput): Operation {
   }
   const rules = input.bucket === undefined ? SERVICE : input.key === undefined ? BUCKET : OBJECT;
   const method = input.method.toUpperCase();
+  if (input.bucket !== undefined && input.key === undefined) {
+    // Bucket subresources ferry does not serve (?tagging, ?metadataConfiguration, PUT ?versioning...) must never
+    // fall through to CreateBucket, DeleteBucket or ListObjects: DELETE /b?tagging would delete the bucket.
+    const names = [...input.query].filter((n) => n !== 'x-id');
+    const other = method === 'PUT' || method === 'DELETE' ? names[0] : names.find((n) => BUCKET_SUBRESOURCES.has(n));
+    if (other !== undefined) throw new S3Error('NotImplemented', { message: `ferry does not implement ${method} on the ?${other} bucket subresource.` });
+  }
+  if (input.key !== undefined && method === 'PUT' && input.query.has('uploadId') !== input.query.has('partNumber')) {
+    throw new S3Error('InvalidArgument', { message: 'An UploadPart request needs both partNumber and uploadId.' });
+  }
   for (const [m, needs, op] of rules) {
     if (m !== method || !needs.every((n) => input.query.has(n))) continue;
     return typeof op === 'function' ? op(input) : op;

@@ -221,3 +221,28 @@ test('objects in a missing bucket answer NoSuchBucket', async () => {
   assert.deepEqual(await errorOf(s3.send(new PutObjectCommand({ Bucket: 'no-such-bucket', Key: 'k', Body: 'x' }))), { name: 'NoSuchBucket', status: 404 });
   assert.deepEqual(await errorOf(s3.send(new GetObjectCommand({ Bucket: 'no-such-bucket', Key: 'k' }))), { name: 'NoSuchBucket', status: 404 });
 });
+
+test('DELETE with a versionId other than null is refused and leaves the object', async () => {
+  await s3.send(new PutObjectCommand({ Bucket: B, Key: 'ver', Body: 'v' }));
+  const res = await signedRequest(srv.port, { method: 'DELETE', path: `/${B}/ver?versionId=abc` });
+  assert.equal(res.status, 400);
+  assert.match(res.text, /<Code>InvalidArgument<\/Code>/);
+  const batch = await s3.send(new DeleteObjectsCommand({ Bucket: B, Delete: { Objects: [{ Key: 'ver', VersionId: 'abc' }] } }));
+  assert.equal(batch.Errors?.[0]?.Code, 'InvalidArgument');
+  assert.equal((await bytesOf('ver')).toString(), 'v');
+  await signedRequest(srv.port, { method: 'DELETE', path: `/${B}/ver?versionId=null` });
+  assert.deepEqual(await errorOf(s3.send(new HeadObjectCommand({ Bucket: B, Key: 'ver' }))), { name: 'NotFound', status: 404 });
+});
+
+test('copies refused at the destination release the source file (no descriptor leak)', async () => {
+  await s3.send(new PutObjectCommand({ Bucket: B, Key: 'leak-src', Body: randomBytes(200_000) }));
+  const { readdirSync } = await import('node:fs');
+  const fds = () => readdirSync('/proc/self/fd').length;
+  const before = fds();
+  for (let i = 0; i < 20; i++) {
+    assert.deepEqual(await errorOf(s3.send(new CopyObjectCommand({ Bucket: 'no-such-bucket', Key: 'x', CopySource: `${B}/leak-src` }))), { name: 'NoSuchBucket', status: 404 });
+  }
+  let after = fds();
+  for (const deadline = Date.now() + 5_000; after > before + 2 && Date.now() < deadline; after = fds()) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(after <= before + 2, `descriptors grew from ${before} to ${after}`);
+});

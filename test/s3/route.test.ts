@@ -60,6 +60,19 @@ test('subresources ferry does not serve answer NotImplemented, never a wrong suc
   }
 });
 
+test('bucket subresources never fall through to bucket operations (DELETE /b?tagging must not delete the bucket)', () => {
+  for (const [method, url] of [['DELETE', '/photos?tagging'], ['GET', '/photos?tagging'], ['PUT', '/photos?tagging'], ['PUT', '/photos?versioning'], ['GET', '/photos?metadataConfiguration'], ['DELETE', '/photos?anything']]) {
+    assert.equal(codeOf(() => route(method!, url!)), 'NotImplemented', `${method} ${url}`);
+  }
+  assert.equal(route('DELETE', '/photos?x-id=DeleteBucket'), 'DeleteBucket');
+  assert.equal(route('GET', '/photos?list-type=2&x-id=ListObjectsV2'), 'ListObjectsV2');
+});
+
+test('a PUT with only one of uploadId and partNumber is InvalidArgument, never a PutObject', () => {
+  assert.equal(codeOf(() => route('PUT', '/photos/a?uploadId=X')), 'InvalidArgument');
+  assert.equal(codeOf(() => route('PUT', '/photos/a?partNumber=1')), 'InvalidArgument');
+});
+
 test('methods a resource does not take answer MethodNotAllowed; unknown methods NotImplemented', () => {
   assert.equal(codeOf(() => route('POST', '/photos/a.jpg')), 'MethodNotAllowed');
   assert.equal(codeOf(() => route('PUT', '/')), 'MethodNotAllowed');

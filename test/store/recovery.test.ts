@@ -63,7 +63,7 @@ describe('startup sweep', () => {
       assert.deepEqual(files.tmp, []);
       assert.equal(files.data.length, 1);
       assert.equal((await readAll(reopened, 'b', 'live')).toString(), 'still here');
-      assert.match(logs.join('\n'), /unclean.*1 temp files.*1 orphan files removed/s);
+      assert.match(logs.join('\n'), /after an unclean shutdown: removed 1 temp files.*1 orphan files/s);
     } finally {
       await reopened.close();
     }
@@ -76,7 +76,7 @@ describe('startup sweep', () => {
     const logs: string[] = [];
     const reopened = await openStore({ dataDir, log: (msg) => logs.push(msg) });
     await reopened.close();
-    assert.match(logs.join('\n'), /\(clean shutdown before\): 1 temp files/);
+    assert.match(logs.join('\n'), /^recovery: removed 1 temp files/m);
     assert.deepEqual((await diskFiles(dataDir)).tmp, []);
   });
 

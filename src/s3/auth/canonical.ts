@@ -1,6 +1,7 @@
 // SigV4 building blocks: S3's URI encoding, the canonical request, the string to sign and cached signing keys.
 // https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-header-based-auth.html
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, createSecretKey, hash, timingSafeEqual } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 
 export const ALGORITHM = 'AWS4-HMAC-SHA256';
@@ -129,11 +130,21 @@ export function canonicalHeaders(headers: IncomingHttpHeaders | NodeJS.Dict<stri
 }
 
 export function sha256Hex(data: string | Uint8Array): string {
-  return createHash('sha256').update(data).digest('hex');
+  // The one-shot form: no Hash object per call (~0.5 us instead of ~1.3 us here).
+  return hash('sha256', data, 'hex');
 }
 
+// createHmac with raw key bytes imports the key every call (~16 us on Node 24); with a KeyObject ~2 us.
+// Signing keys are cached Buffers (signingKey()), so the KeyObject is made once per key and day.
+const hmacKeys = new WeakMap<Uint8Array, KeyObject>();
+
 export function hmacHex(key: Uint8Array, data: string): string {
-  return createHmac('sha256', key).update(data).digest('hex');
+  let keyObject = hmacKeys.get(key);
+  if (keyObject === undefined) {
+    keyObject = createSecretKey(key);
+    hmacKeys.set(key, keyObject);
+  }
+  return createHmac('sha256', keyObject).update(data).digest('hex');
 }
 
 export function buildCanonicalRequest(parts: {

@@ -99,6 +99,7 @@ export const CopyObject: Handler = async (ctx) => {
   if (requested !== undefined && !algorithm) throw new S3Error('InvalidArgument', { message: 'Invalid x-amz-checksum-algorithm' });
   const condition = writeConditionFrom(ctx.header);
   const { source, reader } = await openSource(ctx);
+  let body: IncomingBody | undefined;
   try {
     const src = reader.info;
     if (source.bucket === bucket && source.key === key && metaDirective === 'COPY' && tagDirective === 'COPY' && !algorithm) {
@@ -113,7 +114,7 @@ export const CopyObject: Handler = async (ctx) => {
       tags: tagDirective === 'REPLACE' ? tagsFromHeader(ctx.header('x-amz-tagging')) : src.meta.tags,
     };
     // The copy is a new single-part object: keep the source's algorithm as a full-object checksum.
-    const body = hashedBody(reader.stream(), algorithm ?? src.checksum?.algorithm);
+    body = hashedBody(reader.stream(), algorithm ?? src.checksum?.algorithm);
     const info = await ctx.store.putObject(bucket, key, body, meta, condition);
     return {
       headers: { 'x-amz-copy-source-version-id': undefined },
@@ -124,6 +125,8 @@ export const CopyObject: Handler = async (ctx) => {
       }),
     };
   } catch (err) {
+    // A refused destination may never read the copy stream: close it so the source file and its pin are released.
+    body?.stream.destroy();
     reader.close();
     throw err;
   }
@@ -136,11 +139,12 @@ export const UploadPartCopy: Handler = async (ctx) => {
   const uploadId = ctx.query.get('uploadId') ?? '';
   const upload = await ctx.store.getUpload(bucket, key, uploadId);
   const { reader } = await openSource(ctx);
+  let body: IncomingBody | undefined;
   try {
     const range = parseCopySourceRange(ctx.header('x-amz-copy-source-range'), reader.info.size);
     const size = range ? range.end - range.start + 1 : reader.info.size;
     if (size > 5 * 1024 ** 3) throw new S3Error('InvalidRequest', { message: 'The specified copy source is larger than the maximum allowable size for a copy source: 5368709120' });
-    const body = hashedBody(reader.stream(range), upload.checksumAlgorithm);
+    body = hashedBody(reader.stream(range), upload.checksumAlgorithm);
     const part = await ctx.store.uploadPart(bucket, key, uploadId, partNumber, body);
     return {
       xml: renderXml('CopyPartResult', {
@@ -150,6 +154,8 @@ export const UploadPartCopy: Handler = async (ctx) => {
       }),
     };
   } catch (err) {
+    // A refused destination may never read the copy stream: close it so the source file and its pin are released.
+    body?.stream.destroy();
     reader.close();
     throw err;
   }

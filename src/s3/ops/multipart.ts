@@ -88,7 +88,9 @@ function parseCompleteBody(bytes: Buffer): RequestedPart[] {
   }
   return parts.map((p: unknown) => {
     const part = (p ?? {}) as Record<string, unknown>;
-    const num = typeof part.PartNumber === 'string' ? Number(part.PartNumber.trim()) : NaN;
+    // A decimal integer, as the schema types it: Number() alone would also take "0x1", "1e0" or "".
+    const rawNumber = typeof part.PartNumber === 'string' ? part.PartNumber.trim() : '';
+    const num = /^\d{1,9}$/.test(rawNumber) ? Number(rawNumber) : NaN;
     if (!Number.isInteger(num) || typeof part.ETag !== 'string') throw new S3Error('MalformedXML');
     if (num < 1 || num > MAX_PARTS) throw new S3Error('InvalidArgument', { message: 'Part number must be an integer between 1 and 10000, inclusive' });
     const checksums: Partial<Record<ChecksumAlgorithm, string>> = {};

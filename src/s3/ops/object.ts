@@ -39,9 +39,14 @@ function readHeaders(ctx: S3Context, info: ObjectInfo): Record<string, string | 
 
 function rejectPartNumber(ctx: S3Context): void {
   if (ctx.query.has('partNumber')) throw new S3Error('NotImplemented', { message: 'GET and HEAD by partNumber are not implemented.' });
-  const version = ctx.query.get('versionId');
-  // Buckets are unversioned: the only version that exists is "null".
-  if (version !== null && version !== 'null') throw new S3Error('InvalidArgument', { message: 'Invalid version id specified' });
+  checkVersionId(ctx.query.get('versionId'));
+}
+
+/** Buckets are unversioned: the only version that exists is "null"; any other id must not touch the object. */
+export function checkVersionId(version: string | null | undefined): void {
+  if (version !== null && version !== undefined && version !== 'null') {
+    throw new S3Error('InvalidArgument', { message: 'Invalid version id specified', detail: { ArgumentName: 'versionId', ArgumentValue: version } });
+  }
 }
 
 export const GetObject: Handler = async (ctx) => {
@@ -83,6 +88,7 @@ export const HeadObject: Handler = async (ctx) => {
 };
 
 export const DeleteObject: Handler = async (ctx) => {
+  checkVersionId(ctx.query.get('versionId'));
   await ctx.store.deleteObject(bucketOf(ctx), keyOf(ctx));
   return { status: 204 };
 };
@@ -102,13 +108,14 @@ export const PutObjectTagging: Handler = async (ctx) => {
   const { bytes } = await readSmallBody(ctx.auth, ctx.headers, ctx.incoming, TAGGING_LIMIT);
   const doc = parseXml(bytes, 'Tagging', ['Tagging.TagSet.Tag']);
   const tagSet = doc.TagSet;
-  if (tagSet === undefined) throw new S3Error('MalformedXML');
+  // An empty <TagSet/> parses as '' (or whitespace); text in it is not a tag set and must not clear the tags.
+  if (tagSet === undefined || (typeof tagSet === 'string' && tagSet.trim() !== '')) throw new S3Error('MalformedXML');
   const raw = tagSet && typeof tagSet === 'object' ? ((tagSet as { Tag?: unknown }).Tag ?? []) : [];
   if (!Array.isArray(raw)) throw new S3Error('MalformedXML');
   const tags: Array<[string, string]> = raw.map((t: unknown) => {
     const { Key, Value } = (t ?? {}) as { Key?: unknown; Value?: unknown };
-    if (typeof Key !== 'string') throw new S3Error('MalformedXML');
-    return [Key, typeof Value === 'string' ? Value : ''];
+    if (typeof Key !== 'string' || (Value !== undefined && typeof Value !== 'string')) throw new S3Error('MalformedXML');
+    return [Key, Value ?? ''];
   });
   await ctx.store.putObjectTags(bucket, key, validateTags(tags));
   return {};
