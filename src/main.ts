@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // ferry's command line: wiring only, each command lives in src/cli/.
 import { Command } from 'commander';
+import { registerInstall } from './cli/install.ts';
 import { registerServe } from './cli/serve.ts';
 import { VERSION } from './version.ts';
 
@@ -10,6 +11,7 @@ program
   .description('Edge-first S3-compatible object store that ferries its buckets upstream')
   .version(`ferry ${VERSION} (node ${process.version}, ${process.platform}-${process.arch})`, '-V, --version');
 registerServe(program);
+registerInstall(program);
 // No top-level await: the shipped bundle is CommonJS. Errors still end the process with a stack and exit code 1.
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err);

@@ -137,8 +137,14 @@ export function createApp(deps: AppDeps): Hono<Env> {
     }
     const reply = errorReply(s3err, c.get('resource') ?? '/', requestId);
     // An unread request body would otherwise be drained; a refused upload should not cost its whole transfer.
-    if (!c.env.incoming.readableEnded && c.env.incoming.method !== 'GET' && c.env.incoming.method !== 'HEAD') {
+    const incoming = c.env.incoming;
+    if (!incoming.readableEnded && incoming.method !== 'GET' && incoming.method !== 'HEAD') {
       reply.headers = { ...reply.headers, Connection: 'close' };
+      // Once the error is out, drop the rest of the body with its socket: nothing may keep the request alive.
+      outgoing.once('finish', () => {
+        incoming.unpipe();
+        incoming.destroy();
+      });
     }
     void writeReply(outgoing, reply, requestId, c.env.incoming.method === 'HEAD');
     return RESPONSE_ALREADY_SENT;

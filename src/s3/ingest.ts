@@ -316,7 +316,14 @@ class IngestStream extends Transform {
 }
 
 /** Feeds `body` into `stream`; a body that errors or closes early fails the stream, and the body is let go when the stream closes. */
+/**
+ * Feeds the request into its verifying stream, but only once someone reads: a request the store refuses before
+ * reading (NoSuchBucket, NoSuchUpload) is then never piped, so Node can discard it and nothing holds its buffers.
+ */
 function connect(body: Readable, stream: IngestStream): void {
+  // Until a consumer attaches, an error (client gone mid-wait) must not become an uncaught exception; consumers
+  // still see it, because they read from a destroyed stream.
+  stream.on('error', () => {});
   const onError = (err: Error): void => {
     stream.destroy(isS3Error(err) ? err : new S3Error('IncompleteBody', { message: 'The request body terminated unexpectedly.', cause: err }));
   };
@@ -330,7 +337,25 @@ function connect(body: Readable, stream: IngestStream): void {
     body.off('close', onClose);
     body.unpipe(stream);
   });
-  body.pipe(stream);
+  const read = stream._read.bind(stream);
+  let piped = false;
+  stream._read = (size: number): void => {
+    if (!piped) {
+      piped = true;
+      body.pipe(stream);
+    }
+    read(size);
+  };
+}
+
+function withoutChecksumHeaders<T extends Record<string, unknown>>(headers: T): T {
+  const out: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(headers)) {
+    const lower = name.toLowerCase();
+    if (lower.startsWith(CHECKSUM_PREFIX) || lower === 'x-amz-sdk-checksum-algorithm') continue;
+    out[name] = value;
+  }
+  return out as T;
 }
 
 function entityTooLarge(maxSize: number): (size: number) => S3Error {
@@ -354,9 +379,13 @@ export async function readSmallBody(
   headers: IncomingHttpHeaders,
   body: Readable,
   limit: number,
+  options: { objectChecksumHeaders?: boolean } = {},
 ): Promise<{ bytes: Buffer; digest: BodyDigest }> {
   const tooBig = (): S3Error => new S3Error('MaxMessageLengthExceeded', { detail: { MaxMessageLengthBytes: limit } });
-  const stream = new IngestStream(plan(ctx, headers, limit, tooBig, false), false);
+  // On CompleteMultipartUpload, x-amz-checksum-* headers carry the whole object's checksum, not the XML body's.
+  const bodyHeaders = options.objectChecksumHeaders ? withoutChecksumHeaders(headers) : headers;
+  const bodyCtx = options.objectChecksumHeaders ? { ...ctx, queryHeaders: withoutChecksumHeaders(ctx.queryHeaders) } : ctx;
+  const stream = new IngestStream(plan(bodyCtx, bodyHeaders, limit, tooBig, false), false);
   connect(body, stream);
   const parts: Buffer[] = [];
   for await (const part of stream) parts.push(part as Buffer);

@@ -35,7 +35,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   const files = new DataFiles(dataDir, log);
   await files.prepare();
   const fresh = !existsSync(join(dataDir, 'meta'));
-  const db = new ClassicLevel<string, unknown>(join(dataDir, 'meta'), { valueEncoding: 'json', ...(process.env.FERRY_TMP_LEVEL ? JSON.parse(process.env.FERRY_TMP_LEVEL) as object : {}) }); // TMP-MEM-EXPERIMENT
+  const db = new ClassicLevel<string, unknown>(join(dataDir, 'meta'), { valueEncoding: 'json' });
   try {
     await db.open();
   } catch (err) {

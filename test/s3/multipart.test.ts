@@ -144,3 +144,21 @@ test('per-part checksums give a composite checksum; CRC64NVME gives a full-objec
     }
   }
 });
+
+test('CompleteMultipartUpload verifies a full-object checksum sent in its headers', async () => {
+  const p1 = randomBytes(5 * MiB);
+  const p2 = randomBytes(4321);
+  const whole = await s3.send(new PutObjectCommand({ Bucket: B, Key: 'fo-whole', Body: Buffer.concat([p1, p2]), ChecksumAlgorithm: 'CRC32' }));
+  for (const [key, value, ok] of [['fo-good', whole.ChecksumCRC32, true], ['fo-bad', 'AAAAAA==', false]] as const) {
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: key, ChecksumAlgorithm: 'CRC32', ChecksumType: 'FULL_OBJECT' }));
+    const r1 = await s3.send(new UploadPartCommand({ Bucket: B, Key: key, UploadId, PartNumber: 1, Body: p1, ChecksumAlgorithm: 'CRC32' }));
+    const r2 = await s3.send(new UploadPartCommand({ Bucket: B, Key: key, UploadId, PartNumber: 2, Body: p2, ChecksumAlgorithm: 'CRC32' }));
+    const complete = s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: key, UploadId, ChecksumCRC32: value, ChecksumType: 'FULL_OBJECT', MultipartUpload: { Parts: [{ PartNumber: 1, ETag: r1.ETag, ChecksumCRC32: r1.ChecksumCRC32 }, { PartNumber: 2, ETag: r2.ETag, ChecksumCRC32: r2.ChecksumCRC32 }] } }));
+    if (ok) {
+      assert.equal((await complete).ChecksumCRC32, whole.ChecksumCRC32);
+    } else {
+      assert.deepEqual(await errorOf(complete), { name: 'BadDigest', status: 400 });
+      await s3.send(new AbortMultipartUploadCommand({ Bucket: B, Key: key, UploadId }));
+    }
+  }
+});

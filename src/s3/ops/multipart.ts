@@ -70,7 +70,10 @@ export const UploadPart: Handler = async (ctx) => {
     requireContentLength: true,
     ...(upload.checksumAlgorithm ? { computeAlgorithm: upload.checksumAlgorithm } : {}),
   });
-  const part = await ctx.store.uploadPart(bucket, key, uploadId, partNumber, body);
+  const part = await ctx.store.uploadPart(bucket, key, uploadId, partNumber, body).catch((err: unknown) => {
+    body.stream.destroy();
+    throw err;
+  });
   return { headers: writeHeaders(part) };
 };
 
@@ -154,7 +157,7 @@ export const CompleteMultipartUpload: Handler = async (ctx) => {
   const uploadId = uploadIdOf(ctx);
   const condition = writeConditionFrom(ctx.header);
   const upload = await ctx.store.getUpload(bucket, key, uploadId);
-  const { bytes } = await readSmallBody(ctx.auth, ctx.headers, ctx.incoming, COMPLETE_BODY_LIMIT);
+  const { bytes } = await readSmallBody(ctx.auth, ctx.headers, ctx.incoming, COMPLETE_BODY_LIMIT, { objectChecksumHeaders: true });
   const requested = parseCompleteBody(bytes);
   const expected = upload.checksumAlgorithm ? ctx.header(checksumHeaderName(upload.checksumAlgorithm)) : undefined;
   const info = await ctx.store.completeMultipartUpload(bucket, key, uploadId, planner(requested, expected), condition);

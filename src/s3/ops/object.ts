@@ -29,7 +29,11 @@ export const PutObject: Handler = async (ctx) => {
   const meta = objectMetaFrom(ctx.header, ctx.headers);
   const condition = writeConditionFrom(ctx.header);
   const body = ingestBody(ctx.auth, ctx.headers, ctx.incoming, { maxSize: ctx.config.maxObjectSize, requireContentLength: true });
-  const info = await ctx.store.putObject(bucket, key, body, meta, condition);
+  const info = await ctx.store.putObject(bucket, key, body, meta, condition).catch((err: unknown) => {
+    // Refused before or while reading: release the body stream (and any hashing job) at once.
+    body.stream.destroy();
+    throw err;
+  });
   return { headers: writeHeaders(info) };
 };
 
