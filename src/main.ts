@@ -2,6 +2,7 @@
 // ferry's command line: wiring only, each command lives in src/cli/.
 import { Command } from 'commander';
 import { registerInstall } from './cli/install.ts';
+import { registerReplication } from './cli/replication.ts';
 import { registerServe } from './cli/serve.ts';
 import { VERSION } from './version.ts';
 
@@ -12,6 +13,7 @@ program
   .version(`ferry ${VERSION} (node ${process.version}, ${process.platform}-${process.arch})`, '-V, --version');
 registerServe(program);
 registerInstall(program);
+registerReplication(program);
 // No top-level await: the shipped bundle is CommonJS. Errors still end the process with a stack and exit code 1.
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(err);

@@ -4,6 +4,8 @@ import type { AddressInfo } from 'node:net';
 import type { Config } from './config/index.ts';
 import { createApp } from './s3/app.ts';
 import { requestListener } from './s3/node-http.ts';
+import { Replication } from './replication/manager.ts';
+import type { WorkerOptions } from './replication/worker.ts';
 import { openStore } from './store/level-store.ts';
 import type { Store } from './store/types.ts';
 
@@ -15,9 +17,16 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>;
 }
 
-export async function startServer(config: Config, log: (line: string) => void = (l) => console.error(l)): Promise<RunningServer> {
-  const store = await openStore({ dataDir: config.dataDir, staleUploadAgeMs: config.staleUploadAgeMs, log });
-  const app = createApp({ config, store, log });
+export interface ServerOptions {
+  /** Replication worker tuning (tests shorten the probe interval and timeouts). */
+  replication?: WorkerOptions;
+}
+
+export async function startServer(config: Config, log: (line: string) => void = (l) => console.error(l), options: ServerOptions = {}): Promise<RunningServer> {
+  const replication = new Replication(log, options.replication);
+  const store = await openStore({ dataDir: config.dataDir, staleUploadAgeMs: config.staleUploadAgeMs, log, attach: replication.attach });
+  replication.start(store);
+  const app = createApp({ config, store, log, replication });
   // Handlers write replies straight to the socket and return RESPONSE_ALREADY_SENT (src/s3/node-http.ts).
   const server = createServer(requestListener(app.fetch, log));
   // Large uploads over slow links outlive Node's default 300 s request timeout; stalled sockets are cut by the idle timeout.
@@ -38,6 +47,7 @@ export async function startServer(config: Config, log: (line: string) => void = 
       });
     });
   } catch (err) {
+    await replication.stop();
     await store.close();
     throw err;
   }
@@ -55,6 +65,7 @@ export async function startServer(config: Config, log: (line: string) => void = 
         const timer = setTimeout(() => server.closeAllConnections(), graceMs);
         await done;
         clearTimeout(timer);
+        await replication.stop();
         await store.close();
       })();
       return closing;

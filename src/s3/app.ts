@@ -14,11 +14,18 @@ import { HANDLERS } from './ops/index.ts';
 import { errorReply, writeReply } from './reply.ts';
 import { resolveOperation } from './route.ts';
 import { parseTarget } from './target.ts';
+import { readSmallBody } from './ingest.ts';
+import { ADMIN_ROOT, adminReply } from '../replication/admin.ts';
+import type { Replication } from '../replication/manager.ts';
+
+const ADMIN_BODY_LIMIT = 64 * 1024;
 
 export interface AppDeps {
   config: Config;
   store: Store;
   log: (line: string) => void;
+  /** Serves the admin API under /_ferry/ when present. */
+  replication?: Replication;
 }
 
 type Env = { Bindings: HttpBindings; Variables: { requestId: string; resource: string } };
@@ -94,6 +101,16 @@ export function createApp(deps: AppDeps): Hono<Env> {
       { region: config.region, lookupSecret },
     );
     const headers = withQueryHeaders(incoming.headers, auth.queryHeaders);
+    if (target.bucket === ADMIN_ROOT && deps.replication !== undefined) {
+      const reply = await adminReply(deps.replication, {
+        method: incoming.method ?? 'GET',
+        path: target.key ?? '',
+        query: target.query,
+        body: async () => (await readSmallBody(auth, headers, incoming, ADMIN_BODY_LIMIT)).bytes,
+      });
+      await writeReply(outgoing, reply, requestId, false);
+      return RESPONSE_ALREADY_SENT;
+    }
     const header = headerGetter(headers);
     const op = resolveOperation({
       method: incoming.method ?? 'GET',

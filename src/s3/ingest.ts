@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
+import { availableParallelism } from 'node:os';
 import { Transform } from 'node:stream';
 import type { Readable, TransformCallback } from 'node:stream';
 import type { BodyDigest, ChecksumAlgorithm, IncomingBody } from '../store/types.ts';
@@ -22,14 +23,22 @@ export interface IngestOptions {
   requireContentLength?: boolean;
   /** Compute this checksum even when the client sends none (parts of an upload created with an algorithm). */
   computeAlgorithm?: ChecksumAlgorithm;
+  /** Hash a large body on a worker thread (hash-worker.ts); by default only with more than two cores, see OFFLOAD_BY_DEFAULT. */
+  hashOffThread?: boolean;
 }
 
 const CHECKSUM_PREFIX = 'x-amz-checksum-';
 /** x-amz-checksum-* headers that name no checksum value. */
 const NOT_CHECKSUM_VALUES = new Set(['x-amz-checksum-type', 'x-amz-checksum-algorithm', 'x-amz-checksum-mode']);
 const CONTENT_MD5 = /^[A-Za-z0-9+/]{22}==$/;
-/** Bodies declared at least this long are hashed on a worker thread; smaller ones inline (a round trip costs more than the hash). */
+/** Bodies declared at least this long may be hashed on a worker thread; smaller ones inline (a round trip costs more than the hash). */
 const OFFLOAD_MIN_BYTES = 1024 * 1024;
+/**
+ * On 2 cores shared with the client (npm run bench, 4 x 64 MiB PUTs) the worker halved the event loop's CPU per
+ * PUT (~170 -> ~85 ms) but not the total (+10-15%: copies, messages), throughput moved between +15% and -10% with
+ * the machine's load, and peak memory rose 20-40 MB (two isolates, batches). It pays only with a core to spare.
+ */
+const OFFLOAD_BY_DEFAULT = availableParallelism() > 2;
 /** The checksums a worker computes with built-ins; CRC32C and CRC64NVME are JS in checksums.ts and stay inline. */
 const OFFLOADED_CHECKSUM: Partial<Record<ChecksumAlgorithm, OffloadedHash>> = { CRC32: 'crc32', SHA1: 'sha1', SHA256: 'sha256' };
 
@@ -175,7 +184,9 @@ class IngestStream extends Transform {
   readonly #md5: Hash | undefined;
   readonly #checksum: Hasher | undefined;
   readonly #sha256: Hash | undefined;
-  readonly #offload: OffloadedHashes | undefined;
+  /** What the worker computes, for a large body; its job starts with the first byte (a refused request never starts one). */
+  readonly #offloaded: OffloadedHash[] | undefined;
+  #offload: OffloadedHashes | undefined;
   /** Whether the worker also computes the checksum (else #checksum does, inline). */
   readonly #offloadChecksum: boolean = false;
   #size = 0;
@@ -196,7 +207,7 @@ class IngestStream extends Transform {
       } else if (algorithm !== undefined) {
         this.#checksum = createHasher(algorithm);
       }
-      this.#offload = new OffloadedHashes(names, (err) => this.destroy(err));
+      this.#offloaded = names;
       return;
     }
     this.#md5 = createHash('md5');
@@ -211,7 +222,7 @@ class IngestStream extends Transform {
       throw new S3Error('IncompleteBody', { message: 'The decoded body is longer than x-amz-decoded-content-length.' });
     }
     this.#size = size;
-    this.#offload?.update(slice);
+    this.#job()?.update(slice);
     this.#md5?.update(slice);
     this.#checksum?.update(slice);
     this.#sha256?.update(slice);
@@ -240,7 +251,7 @@ class IngestStream extends Transform {
       callback(err as Error);
       return;
     }
-    const offload = this.#offload;
+    const offload = this.#job();
     if (offload === undefined) {
       const digests: Digests = { md5: this.#md5!.digest() };
       if (this.#sha256 !== undefined) digests.sha256 = this.#sha256.digest();
@@ -256,6 +267,13 @@ class IngestStream extends Transform {
       if (checksum !== undefined) digests.checksum = checksum;
       this.#settle(trailers, digests, callback);
     }, (err: Error) => callback(err));
+  }
+
+  /** The worker job of a large body, started with its first byte. */
+  #job(): OffloadedHashes | undefined {
+    if (this.#offloaded === undefined) return undefined;
+    this.#offload ??= new OffloadedHashes(this.#offloaded, (err) => this.destroy(err));
+    return this.#offload;
   }
 
   override _destroy(err: Error | null, callback: (error?: Error | null) => void): void {
@@ -368,7 +386,10 @@ function entityTooLarge(maxSize: number): (size: number) => S3Error {
  * before any byte is read; everything else surfaces as an error of `stream` before it ends.
  */
 export function ingestBody(ctx: AuthContext, headers: IncomingHttpHeaders, body: Readable, options: IngestOptions): IncomingBody {
-  const stream = new IngestStream(plan(ctx, headers, options.maxSize, entityTooLarge(options.maxSize), options.requireContentLength ?? false, options.computeAlgorithm), true);
+  const stream = new IngestStream(
+    plan(ctx, headers, options.maxSize, entityTooLarge(options.maxSize), options.requireContentLength ?? false, options.computeAlgorithm),
+    options.hashOffThread ?? OFFLOAD_BY_DEFAULT,
+  );
   connect(body, stream);
   return { stream, digest: () => stream.digest() };
 }

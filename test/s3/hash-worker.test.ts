@@ -48,7 +48,7 @@ function slices(data: Buffer, size = 65_521): Buffer[] {
 }
 
 function ingest(ctx: AuthContext, headers: IncomingHttpHeaders, parts: Buffer[]): IncomingBody {
-  return ingestBody(ctx, headers, Readable.from(parts), { maxSize: 1 << 30, requireContentLength: true });
+  return ingestBody(ctx, headers, Readable.from(parts), { maxSize: 1 << 30, requireContentLength: true, hashOffThread: true });
 }
 
 async function consume(body: IncomingBody): Promise<Buffer> {
@@ -147,6 +147,14 @@ describe('ingestBody with a body hashed off the main thread', () => {
     });
   });
 
+  it('gives the same digest when told to hash inline', async () => {
+    const headers = { ...length, 'x-amz-checksum-crc32': crc32Of(BODY).toString('base64') };
+    const inline = ingestBody(context('unsigned'), headers, Readable.from(slices(BODY)), { maxSize: 1 << 30, hashOffThread: false });
+    const offloaded = ingest(context('unsigned'), headers, slices(BODY));
+    await Promise.all([consume(inline), consume(offloaded)]);
+    assert.deepEqual(inline.digest(), offloaded.digest());
+  });
+
   it('keeps CRC32C inline while the worker does the MD5', async () => {
     const body = ingest(context('unsigned'), { ...length, 'x-amz-checksum-crc32c': crc32cOf(BODY).toString('base64') }, slices(BODY));
     await consume(body);
@@ -176,7 +184,7 @@ describe('ingestBody with a body hashed off the main thread', () => {
     const first = BODY.subarray(0, 2 * MiB);
     const source = new Readable({ read() {} });
     source.push(first);
-    const body = ingestBody(context('unsigned'), length, source, { maxSize: 1 << 30, requireContentLength: true });
+    const body = ingestBody(context('unsigned'), length, source, { maxSize: 1 << 30, requireContentLength: true, hashOffThread: true });
     let ended = false;
     body.stream.on('end', () => { ended = true; });
     const consumed = consume(body);
