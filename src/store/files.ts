@@ -1,6 +1,6 @@
 // Object bytes on disk: durable writes (file fsync + dir fsync, published by the metadata commit), pinned reads, deferred unlinks.
 import { constants } from 'node:fs';
-import { mkdir, open, readdir, rm, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -58,17 +58,17 @@ export class DataFiles {
 
   /**
    * Streams a body into a new data file and makes it durable; on any error removes it and throws an S3Error.
-   * The file is created under its final name: only the metadata commit publishes it, and after a crash the
-   * startup sweep removes any file of data/ no metadata references (recover() in startup.ts), half-written or not.
-   * That saves a rename per PUT, and lets the directory fsync run while the bytes are still being written.
+   * The bytes go to tmp/ first, are made durable there, then renamed into their shard of data/ and the shard
+   * directory is fsynced: a crash mid-write leaves only a temp file (tmp/ is emptied at every start), and only
+   * the metadata commit that follows publishes the file (Arsenal lib/storage/data/file/DataFileStore.js).
    */
   async write(body: Readable): Promise<WrittenFile> {
     const fileId = newFileId(Math.floor(this.#cursor++ / FILES_PER_SHARD_RUN));
-    const path = this.path(fileId);
+    const tmpPath = join(this.#tmpRoot, fileId);
     const dir = this.#dirSync(fileId.slice(0, 2));
     let fh: FileHandle | undefined;
     let created = false;
-    let entry: Promise<void> | undefined;
+    let renamed = false;
     let size = 0;
     // One write in flight while the next batch is read from the body: disk and network overlap,
     // and at most two batches are held in memory.
@@ -76,11 +76,8 @@ export class DataFiles {
     let batch: Buffer[] = [];
     let batchBytes = 0;
     const create = async (flags: string | number): Promise<FileHandle> => {
-      const handle = await open(path, flags);
+      const handle = await open(tmpPath, flags);
       created = true;
-      // The new directory entry must be durable too; its fsync needs nothing but the entry, so it starts now.
-      entry = dir.sync();
-      entry.catch(() => {});
       return handle;
     };
     try {
@@ -101,21 +98,26 @@ export class DataFiles {
       await writing;
       if (fh === undefined) {
         if (batchBytes === 0) return { size: 0 };
+        // One O_DSYNC write: durable when it returns, with no separate fdatasync round trip.
         fh = await create(SMALL_FILE_FLAGS);
         await writeAll(fh, batch);
       } else {
         if (batchBytes > 0) await writeAll(fh, batch);
         await fh.datasync();
       }
-      await entry;
       const closing = fh;
       fh = undefined;
       await closing.close();
+      await rename(tmpPath, this.path(fileId));
+      renamed = true;
+      // The rename is durable once the shard directory is; concurrent writers share one fsync.
+      await dir.sync();
       return { fileId, size };
     } catch (err) {
       await writing?.catch(() => {});
       await fh?.close().catch(() => {});
-      if (created) await this.discard(fileId);
+      if (renamed) await this.discard(fileId);
+      else if (created) await unlink(tmpPath).catch(() => {});
       throw fromFsError(err);
     }
   }
