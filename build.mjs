@@ -1,11 +1,12 @@
-// Bundles src/main.ts into the one file that ships, dist/ferry.cjs (plain JS so the machine's own node can run it too).
+// Bundles src/main.ts into dist/ferry.cjs (plain JS so the machine's own node can run it too); with --sea, also the single executables (build-sea.mjs).
 import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-const ROOT = dirname(fileURLToPath(import.meta.url));
+export const ROOT = dirname(fileURLToPath(import.meta.url));
 const OUTFILE = join(ROOT, 'dist/ferry.cjs');
 
 /**
@@ -28,14 +29,14 @@ const nativeAddonFromNodeModules = {
  * beside the bundle. Inside the main bundle they would cost idle memory even if never run: V8 keeps the whole
  * source of a script, and the bundled SDK measured +6 MB of idle RssAnon (~2 MB of source and its top level).
  */
-const LAZY_PACKAGES = { '@aws-sdk/client-s3': 'aws-sdk-client-s3.cjs' };
+export const LAZY_PACKAGES = { '@aws-sdk/client-s3': 'aws-sdk-client-s3.cjs', '@aws-sdk/lib-storage': 'aws-sdk-lib-storage.cjs' };
+export const LAZY_FILTER = new RegExp(`^(${Object.keys(LAZY_PACKAGES).map((n) => n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})$`);
 
 /** `import('<lazy package>')` becomes a require of its file beside the bundle; a static import fails the build. */
 const lazyPackagesBeside = {
   name: 'lazy-packages-beside',
   setup(b) {
-    const names = Object.keys(LAZY_PACKAGES).map((n) => n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
-    b.onResolve({ filter: new RegExp(`^(${names.join('|')})$`) }, (args) => {
+    b.onResolve({ filter: LAZY_FILTER }, (args) => {
       if (args.kind !== 'dynamic-import') {
         return { errors: [{ text: `${args.path} is loaded lazily: import it with await import('${args.path}'), not a static import (build.mjs LAZY_PACKAGES)` }] };
       }
@@ -55,12 +56,38 @@ async function asciiOnly(file) {
   return text;
 }
 
+/** A chunk that needs another lazy package (lib-storage needs client-s3) requires that package's chunk, not a second copy. */
+const otherChunksExternal = (self) => ({
+  name: 'other-chunks-external',
+  setup(b) {
+    b.onResolve({ filter: LAZY_FILTER }, (args) => (args.path === self ? undefined : { path: `./${LAZY_PACKAGES[args.path]}`, external: true }));
+  },
+});
+
+/** The commit `ferry --version` shows: "unknown" outside a git checkout, "-dirty" with uncommitted changes. */
+export function gitCommit() {
+  try {
+    // --no-optional-locks: a build must not rewrite the index (git status refreshes it otherwise).
+    const git = (...args) => execFileSync('git', ['--no-optional-locks', ...args], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const head = git('rev-parse', '--short=12', 'HEAD');
+    return git('status', '--porcelain', '--untracked-files=no') === '' ? head : `${head}-dirty`;
+  } catch {
+    return 'unknown';
+  }
+}
+
 const COMMON = { bundle: true, platform: 'node', format: 'cjs', target: 'node24', metafile: true, logLevel: 'silent' };
 
-export async function bundle({ outfile = OUTFILE, plugins = [nativeAddonFromNodeModules, lazyPackagesBeside] } = {}) {
+export async function bundle({ outfile = OUTFILE, plugins = [nativeAddonFromNodeModules, lazyPackagesBeside], chunkOptions = {}, mainOptions = {} } = {}) {
   const chunks = await Promise.all(
     Object.entries(LAZY_PACKAGES).map(([name, file]) =>
-      build({ ...COMMON, stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: ROOT, loader: 'js' }, outfile: join(dirname(outfile), file) }),
+      build({
+        ...COMMON,
+        ...chunkOptions,
+        stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: ROOT, loader: 'js' },
+        outfile: join(dirname(outfile), file),
+        plugins: [otherChunksExternal(name)],
+      }),
     ),
   );
   const result = await build({
@@ -68,12 +95,14 @@ export async function bundle({ outfile = OUTFILE, plugins = [nativeAddonFromNode
     entryPoints: [join(ROOT, 'src/main.ts')],
     outfile,
     plugins,
+    define: { __FERRY_COMMIT__: JSON.stringify(gitCommit()) },
     // import() of a lazy package becomes a require: named exports work, and a SEA's require can be swapped in.
     supported: { 'dynamic-import': false },
     // Readable stack traces in bug reports; minifying saved 0.1 MB of idle memory once the source is ASCII (below).
     minify: false,
     sourcemap: false,
     legalComments: 'eof',
+    ...mainOptions,
   });
   // Any warning is a failure: e.g. esbuild replaces `import.meta` with `{}` in cjs output and only warns.
   const problems = [result, ...chunks].flatMap((r) => [...r.errors, ...r.warnings]).map((m) => `${m.location?.file ?? ''}:${m.location?.line ?? ''} ${m.text}`);
@@ -89,14 +118,20 @@ export async function bundle({ outfile = OUTFILE, plugins = [nativeAddonFromNode
   return { outfile, bytes, inputs: Object.keys(result.metafile.inputs).length };
 }
 
+async function main() {
+  // --outfile: tests build a copy; it must stay inside the package so node_modules resolves from it.
+  // --sea: also the single executables (npm run build).
+  // --if-stale: skip the executables when their inputs did not change since the last build (tests, bench).
+  const { values } = parseArgs({ options: { outfile: { type: 'string' }, sea: { type: 'boolean' }, 'if-stale': { type: 'boolean' } } });
+  const { outfile, bytes, inputs } = await bundle(values.outfile === undefined ? {} : { outfile: resolve(values.outfile) });
+  console.error(`built ${relative(process.cwd(), outfile)} (${(bytes / 1024).toFixed(0)} KiB from ${inputs} files)`);
+  if (values.sea) await (await import('./build-sea.mjs')).buildExecutables({ ifStale: values['if-stale'] === true });
+}
+
+// Not a top-level await: build-sea.mjs imports this module, which must finish evaluating first.
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  try {
-    // --outfile: tests build a copy; it must stay inside the package so node_modules resolves from it.
-    const { values } = parseArgs({ options: { outfile: { type: 'string' } } });
-    const { outfile, bytes, inputs } = await bundle(values.outfile === undefined ? {} : { outfile: resolve(values.outfile) });
-    console.error(`built ${relative(process.cwd(), outfile)} (${(bytes / 1024).toFixed(0)} KiB from ${inputs} files)`);
-  } catch (err) {
+  main().catch((err) => {
     console.error(err instanceof Error ? err.message : err);
     process.exit(1);
-  }
+  });
 }

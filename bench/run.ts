@@ -13,6 +13,7 @@ import { makeTarget, type Target } from './http-client.ts';
 import { median, type DriveStats } from './load.ts';
 import { renderTable, ratioOf, verdictOf, writeJson, type Row } from './report.ts';
 import { runSdkPhase, type SdkFigures } from './sdk-phase.ts';
+import { runFootprintPhase } from './footprint.ts';
 import type { Credentials } from './sigv4.ts';
 import { LARGE_SIZE, SMALL_SIZE, createBucket, fillForList, largeGet, largePut, listAll, smallGet, smallPut, type ListRun } from './workloads.ts';
 
@@ -278,6 +279,10 @@ async function main(): Promise<number> {
   const asStart = !values.source && !values['plain-js'] && values['ferry-entry'] === undefined && values['ferry-flags'] === undefined;
   console.log(`ferry ran as: node ${[...ferryFlags, shownEntry].join(' ')} serve${asStart ? ' (as npm start runs it)' : ''}; the baseline as plain JS (no type stripping)`);
   console.log(renderTable(rows));
+  // The single executables, if built (npm run build): sizes, start-up, memory of the binary itself.
+  const footprint = await runFootprintPhase({ quick: values.quick === true, creds, progress });
+  if (footprint.length > 0) console.log(renderTable(footprint));
+  await removeTempDirs();
   if (idleJs) {
     const loader = kib(idle.ferry.rssAnon - idleJs.rssAnon).toFixed(1);
     console.log(`\nferry ran from .ts source: Node's type stripper holds ~${loader} MB of its RssAnon (the two idle rows differ by that),`);
@@ -295,7 +300,7 @@ async function main(): Promise<number> {
       ferryFlags,
       ferryEntry,
       payloadSigning: 'UNSIGNED-PAYLOAD',
-      rows: rows.map((r) => ({ ...r, ratio: ratioOf(r), verdict: verdictOf(r) })),
+      rows: [...rows, ...footprint].map((r) => ({ ...r, ratio: ratioOf(r), verdict: verdictOf(r) })),
       runs,
       memoryKiB: { idle, peak, afterLoad: after, ...(idleJs ? { ferryPlainJsIdle: idleJs } : {}) },
       list: { keys: plan.listKeys, pageSize: plan.listPageSize, fill, runs: lists },

@@ -4,13 +4,13 @@ import { Command } from 'commander';
 import { registerInstall } from './cli/install.ts';
 import { registerReplication } from './cli/replication.ts';
 import { registerServe } from './cli/serve.ts';
-import { VERSION } from './version.ts';
+import { COMMIT, VERSION } from './version.ts';
 
 const program = new Command();
 program
   .name('ferry')
   .description('Edge-first S3-compatible object store that ferries its buckets upstream')
-  .version(`ferry ${VERSION} (node ${process.version}, ${process.platform}-${process.arch})`, '-V, --version');
+  .version(`ferry ${VERSION} (node ${process.version}, ${process.platform}-${process.arch}, commit ${COMMIT})`, '-V, --version');
 registerServe(program);
 registerInstall(program);
 registerReplication(program);

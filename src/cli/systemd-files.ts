@@ -126,6 +126,11 @@ FERRY_STALE_UPLOAD_HOURS=${DEFAULTS.staleUploadAgeHours}
 # also needs ReadWritePaths= in a drop-in: systemctl edit ferry.
 #FERRY_DATA_DIR=/var/lib/ferry
 
+# Where the single executable unpacks its LevelDB addon (written once, named by content hash). Default under
+# this unit: /var/cache/ferry (CacheDirectory=ferry); otherwise $XDG_CACHE_HOME/ferry, ~/.cache/ferry, then the
+# temp dir. It must allow exec: a noexec mount fails with "failed to map segment from shared object".
+#FERRY_CACHE_DIR=/var/cache/ferry
+
 # Root credentials: set both or neither. Default: unset, so the first start generates them into
 # the data dir (/var/lib/ferry/root-credentials.json, mode 0600) and prints them once to the journal.
 # This file is mode 0600, readable by root only.

@@ -4,7 +4,7 @@ import type { AbstractBatchOperation, AbstractSublevel } from 'abstract-level';
 import type { Readable } from 'node:stream';
 import { fromFsError, S3Error } from '../s3/errors.ts';
 import type {
-  BucketInfo, Checksum, ChecksumAlgorithm, ChecksumType, ObjectInfo, ObjectMeta, PartInfo, UploadInfo, WriteCondition,
+  BucketInfo, Checksum, ChecksumAlgorithm, ChecksumType, ObjectInfo, ObjectMeta, PartInfo, ReplicationStatus, UploadInfo, WriteCondition,
 } from './types.ts';
 import { DataFiles } from './files.ts';
 import type { Segment, WrittenFile } from './files.ts';
@@ -125,6 +125,10 @@ export class StoreCore {
    * its outbox entry to the same atomic batch. Unset until replication exists.
    */
   beforeCommit: ((ops: Op[], change: ObjectChange) => void) | undefined;
+  /** Called once a commit carrying a change is durable: wakes the replication worker. */
+  afterCommit: ((change: ObjectChange) => void) | undefined;
+  /** Answers Store.replicationStatus once replication is attached. */
+  replicationStatus: ((bucket: string, key: string) => Promise<ReplicationStatus | undefined>) | undefined;
 
   readonly #objects = new Map<string, Sub<ObjectRecord>>();
   readonly #uploads = new Map<string, Sub<UploadRecord>>();
@@ -205,11 +209,13 @@ export class StoreCore {
    * as one atomic batch with one fsync, each commit still all-or-nothing.
    */
   commit(ops: Op[], options: { change?: ObjectChange; sync?: boolean } = {}): Promise<void> {
-    if (options.change !== undefined) this.beforeCommit?.(ops, options.change);
-    return new Promise((resolve, reject) => {
+    const change = options.change;
+    if (change !== undefined) this.beforeCommit?.(ops, change);
+    const written = new Promise<void>((resolve, reject) => {
       this.#commitQueue.push({ ops, sync: options.sync ?? true, resolve, reject });
       if (!this.#writing) void this.#writeQueued();
     });
+    return change === undefined ? written : written.then(() => this.afterCommit?.(change));
   }
 
   async #writeQueued(): Promise<void> {

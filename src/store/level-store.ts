@@ -7,7 +7,7 @@ import { S3Error } from '../s3/errors.ts';
 import type {
   BucketInfo, ByteRange, ChecksumAlgorithm, ChecksumType, CompletePlanner, IncomingBody, ListObjectsInput,
   ListObjectsResult, ListPartsInput, ListPartsResult, ListUploadsInput, ListUploadsResult, ObjectInfo,
-  ObjectMeta, ObjectReader, PartInfo, Store, UploadInfo, WriteCondition,
+  ObjectMeta, ObjectReader, PartInfo, ReplicationStatus, Store, UploadInfo, WriteCondition,
 } from './types.ts';
 import { checkCondition, del, objectInfo, put, StoreCore } from './core.ts';
 import type { ObjectRecord, Op } from './core.ts';
@@ -22,6 +22,8 @@ export interface StoreOptions {
   /** Multipart uploads older than this are aborted at startup; default 24 hours. */
   staleUploadAgeMs?: number;
   log?: (msg: string) => void;
+  /** Runs after recovery, before the store serves: replication installs its commit hooks here. */
+  attach?: (core: StoreCore) => Promise<void>;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -51,6 +53,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     const core = new StoreCore(db, files, log);
     const multipart = new Multipart(core);
     await recover(core, multipart, { clean, fresh, staleBefore: Date.now() - (options.staleUploadAgeMs ?? DAY_MS) });
+    await options.attach?.(core);
     return new LevelStore(core, multipart, dataDir);
   } catch (err) {
     await db.close().catch(() => {});
@@ -275,6 +278,10 @@ class LevelStore implements Store {
 
   listMultipartUploads(bucket: string, input: ListUploadsInput): Promise<ListUploadsResult> {
     return this.#core.run(() => this.#multipart.list(bucket, input));
+  }
+
+  replicationStatus(bucket: string, key: string): Promise<ReplicationStatus | undefined> {
+    return this.#core.run(async () => this.#core.replicationStatus?.(bucket, key));
   }
 
   /** Idempotent. Files still pinned by open readers keep their gc entries and are removed at the next open. */

@@ -165,6 +165,9 @@ export type CompletePlanner = (stored: PartInfo[], upload: UploadInfo) => {
   checksum?: Checksum;
 };
 
+/** x-amz-replication-status of a source object. https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-status.html */
+export type ReplicationStatus = 'PENDING' | 'COMPLETED' | 'FAILED';
+
 export interface Store {
   listBuckets(): Promise<BucketInfo[]>;
   /** Throws BucketAlreadyOwnedByYou if it exists. */
@@ -197,6 +200,9 @@ export interface Store {
   completeMultipartUpload(bucket: string, key: string, uploadId: string, plan: CompletePlanner, condition?: WriteCondition): Promise<ObjectInfo>;
   abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void>;
   listMultipartUploads(bucket: string, input: ListUploadsInput): Promise<ListUploadsResult>;
+
+  /** Undefined when the bucket replicates nowhere (or the key is outside every target's prefix). */
+  replicationStatus(bucket: string, key: string): Promise<ReplicationStatus | undefined>;
 
   close(): Promise<void>;
 }

@@ -41,6 +41,12 @@ function readHeaders(ctx: S3Context, info: ObjectInfo): Record<string, string | 
   return objectHeaders(info, ctx.query, checksumMode(ctx));
 }
 
+/** x-amz-replication-status on a source object. https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-status.html */
+async function addReplicationStatus(ctx: S3Context, headers: Record<string, string | number | undefined>): Promise<void> {
+  const status = await ctx.store.replicationStatus(bucketOf(ctx), keyOf(ctx));
+  if (status !== undefined) headers['x-amz-replication-status'] = status;
+}
+
 function rejectPartNumber(ctx: S3Context): void {
   if (ctx.query.has('partNumber')) throw new S3Error('NotImplemented', { message: 'GET and HEAD by partNumber are not implemented.' });
   checkVersionId(ctx.query.get('versionId'));
@@ -61,6 +67,7 @@ export const GetObject: Handler = async (ctx) => {
     checkReadConditions(readConditionsFrom(ctx.header), info);
     const range = parseRange(ctx.header('range'), info.size);
     const headers = readHeaders(ctx, info);
+    await addReplicationStatus(ctx, headers);
     if (range) {
       // A range is not the whole object: its checksum would not match the bytes (AWS omits it too).
       for (const name of Object.keys(headers)) if (name.startsWith('x-amz-checksum-')) delete headers[name];
@@ -81,6 +88,7 @@ export const HeadObject: Handler = async (ctx) => {
   const info = await ctx.store.headObject(bucketOf(ctx), keyOf(ctx));
   checkReadConditions(readConditionsFrom(ctx.header), info);
   const headers = readHeaders(ctx, info);
+  await addReplicationStatus(ctx, headers);
   const range = parseRange(ctx.header('range'), info.size);
   if (range) {
     headers['Content-Range'] = `bytes ${range.start}-${range.end}/${info.size}`;
