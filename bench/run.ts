@@ -14,6 +14,7 @@ import { median, type DriveStats } from './load.ts';
 import { renderTable, ratioOf, verdictOf, writeJson, type Row } from './report.ts';
 import { runSdkPhase, type SdkFigures } from './sdk-phase.ts';
 import { runFootprintPhase } from './footprint.ts';
+import { runReplicationPhase } from './replication.ts';
 import type { Credentials } from './sigv4.ts';
 import { LARGE_SIZE, SMALL_SIZE, createBucket, fillForList, largeGet, largePut, listAll, smallGet, smallPut, type ListRun } from './workloads.ts';
 
@@ -282,6 +283,15 @@ async function main(): Promise<number> {
   // The single executables, if built (npm run build): sizes, start-up, memory of the binary itself.
   const footprint = await runFootprintPhase({ quick: values.quick === true, creds, progress });
   if (footprint.length > 0) console.log(renderTable(footprint));
+  // Replication to a local upstream ferry next to a plain SDK copy of the same objects (target >= 0.8x).
+  progress('replication: edge ferry -> upstream ferry vs a plain SDK copy');
+  const replication = await runReplicationPhase({
+    smallCount: values.quick ? 100 : 400,
+    largeCount: values.quick ? 2 : 4,
+    reps: values.quick ? 1 : 2,
+    ferryArgs: [...ferryFlags, ferryEntry, 'serve'],
+  });
+  console.log(renderTable(replication));
   await removeTempDirs();
   if (idleJs) {
     const loader = kib(idle.ferry.rssAnon - idleJs.rssAnon).toFixed(1);
@@ -300,7 +310,7 @@ async function main(): Promise<number> {
       ferryFlags,
       ferryEntry,
       payloadSigning: 'UNSIGNED-PAYLOAD',
-      rows: [...rows, ...footprint].map((r) => ({ ...r, ratio: ratioOf(r), verdict: verdictOf(r) })),
+      rows: [...rows, ...footprint, ...replication].map((r) => ({ ...r, ratio: ratioOf(r), verdict: verdictOf(r) })),
       runs,
       memoryKiB: { idle, peak, afterLoad: after, ...(idleJs ? { ferryPlainJsIdle: idleJs } : {}) },
       list: { keys: plan.listKeys, pageSize: plan.listPageSize, fill, runs: lists },
