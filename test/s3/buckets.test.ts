@@ -6,6 +6,7 @@ import {
   ListBucketsCommand, PutObjectCommand, CreateMultipartUploadCommand, AbortMultipartUploadCommand, DeleteObjectCommand, S3Client,
 } from '@aws-sdk/client-s3';
 import { startFerry, type TestServer } from '../helpers/server.ts';
+import { errorOf } from '../helpers/sdk.ts';
 import { rawRequest, signedRequest } from '../helpers/raw.ts';
 
 let srv: TestServer;
@@ -16,16 +17,6 @@ before(async () => {
   s3 = srv.client();
 });
 after(async () => srv.stop());
-
-async function errorOf(p: Promise<unknown>): Promise<{ name: string; status: number | undefined }> {
-  try {
-    await p;
-  } catch (err) {
-    const e = err as { name: string; $metadata?: { httpStatusCode?: number } };
-    return { name: e.name, status: e.$metadata?.httpStatusCode };
-  }
-  return { name: 'no error', status: undefined };
-}
 
 test('create, head, list and delete a bucket', async () => {
   const created = await s3.send(new CreateBucketCommand({ Bucket: 'alpha' }));

@@ -10,6 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { startFerry, type TestServer } from '../helpers/server.ts';
+import { errorOf } from '../helpers/sdk.ts';
 
 let srv: TestServer;
 let s3: S3Client;
@@ -22,16 +23,6 @@ before(async () => {
   await s3.send(new CreateBucketCommand({ Bucket: B }));
 });
 after(async () => srv.stop());
-
-async function errorOf(p: Promise<unknown>): Promise<{ name: string; status: number | undefined }> {
-  try {
-    await p;
-  } catch (err) {
-    const e = err as { name: string; $metadata?: { httpStatusCode?: number } };
-    return { name: e.name, status: e.$metadata?.httpStatusCode };
-  }
-  return { name: 'no error', status: undefined };
-}
 
 function md5(b: Buffer): Buffer {
   return createHash('md5').update(b).digest();

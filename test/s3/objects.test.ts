@@ -8,6 +8,7 @@ import {
   PutObjectTaggingCommand, S3Client,
 } from '@aws-sdk/client-s3';
 import { startFerry, type TestServer } from '../helpers/server.ts';
+import { errorOf } from '../helpers/sdk.ts';
 import { signedRequest } from '../helpers/raw.ts';
 
 let srv: TestServer;
@@ -20,16 +21,6 @@ before(async () => {
   await s3.send(new CreateBucketCommand({ Bucket: B }));
 });
 after(async () => srv.stop());
-
-async function errorOf(p: Promise<unknown>): Promise<{ name: string; status: number | undefined }> {
-  try {
-    await p;
-  } catch (err) {
-    const e = err as { name: string; $metadata?: { httpStatusCode?: number } };
-    return { name: e.name, status: e.$metadata?.httpStatusCode };
-  }
-  return { name: 'no error', status: undefined };
-}
 
 async function bytesOf(key: string, extra: Record<string, unknown> = {}): Promise<Buffer> {
   const res = await s3.send(new GetObjectCommand({ Bucket: B, Key: key, ...extra }));
