@@ -1,43 +1,17 @@
 // Replication test harness: in-process ferries with fast link probes, the admin API, bounded waits, object checks.
 import assert from 'node:assert/strict';
-import { rm } from 'node:fs/promises';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { loadConfig } from '../../src/config/index.ts';
-import { startServer } from '../../src/server.ts';
 import type { WorkerOptions } from '../../src/replication/worker.ts';
 import { adminFetch } from '../../src/cli/admin-client.ts';
 import type { AdminTarget } from '../../src/cli/admin-client.ts';
-import { ACCESS_KEY, REGION, SECRET_KEY, makeClient, tempDir } from './server.ts';
-import type { TestServer } from './server.ts';
+import { ACCESS_KEY, REGION, SECRET_KEY, startFerry, tempDir } from './server.ts';
+import type { StartOptions, TestServer } from './server.ts';
 
 export const FAST: WorkerOptions = { maxProbeIntervalMs: 1_000, connectTimeoutMs: 2_000, idleTimeoutMs: 5_000 };
 
-/** Like startFerry, with replication tuned for tests (probe at least every second) and an optional fixed data dir. */
-export async function startNode(options: { dataDir?: string; replication?: WorkerOptions; keepData?: boolean; log?: (line: string) => void } = {}): Promise<TestServer> {
-  const dataDir = options.dataDir ?? await tempDir('ferry-repl-');
-  const { config } = await loadConfig(
-    { dataDir, address: '127.0.0.1:0' },
-    { FERRY_ROOT_ACCESS_KEY: ACCESS_KEY, FERRY_ROOT_SECRET_KEY: SECRET_KEY, FERRY_REGION: REGION },
-  );
-  const server = await startServer(config, options.log ?? (() => {}), { replication: options.replication ?? FAST });
-  const endpoint = `http://127.0.0.1:${server.port}`;
-  const clients: S3Client[] = [];
-  return {
-    endpoint,
-    port: server.port,
-    dataDir,
-    server,
-    client(opts) {
-      const c = makeClient(endpoint, opts);
-      clients.push(c);
-      return c;
-    },
-    async stop() {
-      for (const c of clients) c.destroy();
-      await server.close(2_000);
-      if (!options.keepData) await rm(dataDir, { recursive: true, force: true });
-    },
-  };
+/** startFerry with replication tuned for tests (probe at least every second) and an optional fixed data dir. */
+export async function startNode(options: Omit<StartOptions, 'replication'> & { replication?: WorkerOptions } = {}): Promise<TestServer> {
+  return startFerry({}, { ...options, dataDir: options.dataDir ?? await tempDir('ferry-repl-'), replication: options.replication ?? FAST });
 }
 
 export function adminOf(endpoint: string): AdminTarget {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { S3Client } from '@aws-sdk/client-s3';
 import { loadConfig } from '../../src/config/index.ts';
-import { startServer, type RunningServer } from '../../src/server.ts';
+import { startServer, type RunningServer, type ServerOptions } from '../../src/server.ts';
 
 export const ACCESS_KEY = 'FERRYTESTACCESSKEY';
 export const SECRET_KEY = 'ferry-test-secret-key-0123456789';
@@ -37,13 +37,22 @@ export function makeClient(endpoint: string, options: Partial<ConstructorParamet
   });
 }
 
-export async function startFerry(env: Record<string, string> = {}): Promise<TestServer> {
-  const dataDir = await tempDir();
+export interface StartOptions {
+  /** Reuse this data dir (e.g. to restart on the same data) instead of a fresh temp dir. */
+  dataDir?: string;
+  /** Leave the data dir in place on stop(). */
+  keepData?: boolean;
+  log?: (line: string) => void;
+  replication?: ServerOptions['replication'];
+}
+
+export async function startFerry(env: Record<string, string> = {}, options: StartOptions = {}): Promise<TestServer> {
+  const dataDir = options.dataDir ?? await tempDir();
   const { config } = await loadConfig(
     { dataDir, address: '127.0.0.1:0' },
     { FERRY_ROOT_ACCESS_KEY: ACCESS_KEY, FERRY_ROOT_SECRET_KEY: SECRET_KEY, FERRY_REGION: REGION, ...env },
   );
-  const server = await startServer(config, () => {});
+  const server = await startServer(config, options.log ?? (() => {}), options.replication ? { replication: options.replication } : {});
   const endpoint = `http://127.0.0.1:${server.port}`;
   const clients: S3Client[] = [];
   return {
@@ -51,15 +60,15 @@ export async function startFerry(env: Record<string, string> = {}): Promise<Test
     port: server.port,
     dataDir,
     server,
-    client(options) {
-      const c = makeClient(endpoint, options);
+    client(clientOptions) {
+      const c = makeClient(endpoint, clientOptions);
       clients.push(c);
       return c;
     },
     async stop() {
       for (const c of clients) c.destroy();
       await server.close(2_000);
-      await rm(dataDir, { recursive: true, force: true });
+      if (!options.keepData) await rm(dataDir, { recursive: true, force: true });
     },
   };
 }

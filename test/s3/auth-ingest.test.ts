@@ -11,9 +11,9 @@ import type { HttpRequest } from '@smithy/core/protocols';
 import { authenticate } from '../../src/s3/auth/index.ts';
 import type { AuthContext, PayloadMode } from '../../src/s3/auth/index.ts';
 import { ingestBody, readSmallBody } from '../../src/s3/ingest.ts';
-import { isS3Error } from '../../src/s3/errors.ts';
 import type { S3ErrorCode } from '../../src/s3/errors.ts';
 import type { IncomingBody } from '../../src/store/types.ts';
+import { isS3Code as isCode } from '../helpers/errors.ts';
 
 const AKID = 'AKIAIOSFODNN7EXAMPLE';
 const SECRET = 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY';
@@ -44,14 +44,6 @@ async function consume(body: IncomingBody): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-function isCode(code: S3ErrorCode, message?: RegExp): (err: unknown) => boolean {
-  return (err: unknown) => {
-    assert.ok(isS3Error(err), `expected an S3Error, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    if (message) assert.match(err.message, message);
-    return true;
-  };
-}
 
 function ingest(ctx: AuthContext, headers: IncomingHttpHeaders, body: Buffer | Buffer[], maxSize = MAX, requireContentLength = true): IncomingBody {
   return ingestBody(ctx, headers, Readable.from(Array.isArray(body) ? body : [body]), { maxSize, requireContentLength });

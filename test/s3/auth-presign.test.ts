@@ -8,7 +8,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { authenticate } from '../../src/s3/auth/index.ts';
 import type { AuthDeps, AuthInput } from '../../src/s3/auth/index.ts';
 import { isS3Error } from '../../src/s3/errors.ts';
-import type { S3ErrorCode } from '../../src/s3/errors.ts';
+import { rejectsWithCode as rejects } from '../helpers/errors.ts';
 
 // The example credentials of the AWS documentation (not a real secret).
 const AKID = 'AKIAIOSFODNN7EXAMPLE';
@@ -19,14 +19,6 @@ function deps(now: number): AuthDeps {
   return { region: 'us-east-1', now: () => now, lookupSecret: (id) => (id === AKID ? SECRET : undefined) };
 }
 
-async function rejects(promise: Promise<unknown>, code: S3ErrorCode, message?: RegExp): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(isS3Error(err), `expected an S3Error, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    if (message) assert.match(err.message, message);
-    return true;
-  });
-}
 
 function signer(region = 'us-east-1'): SignatureV4 {
   return new SignatureV4({

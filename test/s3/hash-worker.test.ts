@@ -7,11 +7,11 @@ import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { Crc32c } from '@aws-crypto/crc32c';
 import type { AuthContext, PayloadMode } from '../../src/s3/auth/index.ts';
-import { isS3Error } from '../../src/s3/errors.ts';
 import type { S3ErrorCode } from '../../src/s3/errors.ts';
 import { OffloadedHashes, stopHashWorkers } from '../../src/s3/hash-worker.ts';
 import { ingestBody } from '../../src/s3/ingest.ts';
 import type { IncomingBody } from '../../src/store/types.ts';
+import { isS3Code as isCode } from '../helpers/errors.ts';
 
 const MiB = 1024 * 1024;
 /** Over the inline threshold and not a multiple of the batch size. */
@@ -57,13 +57,6 @@ async function consume(body: IncomingBody): Promise<Buffer> {
   return Buffer.concat(parts);
 }
 
-function isCode(code: S3ErrorCode): (err: unknown) => boolean {
-  return (err: unknown) => {
-    assert.ok(isS3Error(err), `expected an S3Error, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    return true;
-  };
-}
 
 async function failsInStream(body: IncomingBody, code: S3ErrorCode): Promise<void> {
   let ended = false;

@@ -7,17 +7,11 @@ import type { Store } from '../../src/store/types.ts';
 import {
   bodyOf, collect, controlledBody, dataFileCount, diskFiles, eventually, failingBody, META, md5, readAll, TempDirs,
 } from './fixtures.ts';
+import { isS3Code as isCode } from '../helpers/errors.ts';
 
 const dirs = new TempDirs();
 after(() => dirs.removeAll());
 
-function isCode(code: string): (err: unknown) => boolean {
-  return (err: unknown) => {
-    assert.ok(err instanceof S3Error, `expected S3Error ${code}, got ${String(err)}`);
-    assert.equal(err.code, code);
-    return true;
-  };
-}
 
 describe('buckets', () => {
   let store: Store;

@@ -5,17 +5,11 @@ import { after, before, describe, it } from 'node:test';
 import { S3Error } from '../../src/s3/errors.ts';
 import type { CompletePlanner, Store } from '../../src/store/types.ts';
 import { bodyOf, dataFileCount, eventually, META, md5, readAll, takeAllParts, TempDirs } from './fixtures.ts';
+import { isS3Code as isCode } from '../helpers/errors.ts';
 
 const dirs = new TempDirs();
 after(() => dirs.removeAll());
 
-function isCode(code: string): (err: unknown) => boolean {
-  return (err: unknown) => {
-    assert.ok(err instanceof S3Error, `expected S3Error ${code}, got ${String(err)}`);
-    assert.equal(err.code, code);
-    return true;
-  };
-}
 
 describe('multipart uploads', () => {
   let store: Store;
