@@ -3,6 +3,8 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { AdminError, UsageError, adminFetch, resolveAdminTarget } from './admin-client.ts';
 import type { AdminTarget } from './admin-client.ts';
+import type { TargetStatus } from '../replication/manager.ts';
+import type { PublicTarget } from '../replication/targets.ts';
 
 interface CommonOptions {
   server?: string;
@@ -25,35 +27,6 @@ interface AddOptions extends CommonOptions {
   concurrency?: string;
   multipartThreshold?: string;
   partSize?: string;
-}
-
-interface TargetView {
-  id: string;
-  bucket: string;
-  endpoint: string;
-  targetBucket: string;
-  accessKey: string;
-  region: string;
-  pathStyle: boolean;
-  prefix: string;
-  mode: string;
-  window?: { start: number; end: number };
-  bandwidth?: number;
-  concurrency: number;
-}
-
-interface StatusView {
-  target: TargetView;
-  window?: string;
-  depth: number;
-  bytesPending: number;
-  lagMs: number;
-  failed: number;
-  link: string;
-  windowOpen: boolean;
-  lastSuccess?: number;
-  lastError?: string;
-  lastErrorAt?: number;
 }
 
 function adminOpts(opts: CommonOptions): { server?: string; dataDir?: string; region?: string } {
@@ -97,7 +70,7 @@ function when(ms: number | undefined): string {
   return ms === undefined ? 'never' : `${new Date(ms).toISOString()} (${duration(Date.now() - ms)} ago)`;
 }
 
-function describeTarget(t: TargetView): string {
+function describeTarget(t: PublicTarget): string {
   const extras = [`mode ${t.mode}`, `region ${t.region}`, `concurrency ${t.concurrency}`];
   if (t.prefix) extras.push(`prefix "${t.prefix}"`);
   if (t.pathStyle) extras.push('path-style');
@@ -106,7 +79,8 @@ function describeTarget(t: TargetView): string {
     const hm = (n: number) => `${String(Math.floor(n / 60)).padStart(2, '0')}:${String(n % 60).padStart(2, '0')}`;
     extras.push(`window ${hm(t.window.start)}-${hm(t.window.end)}`);
   }
-  return `${t.id}  ${t.bucket} -> ${t.endpoint}/${t.targetBucket} (key ${t.accessKey}; ${extras.join(', ')})`;
+  const draining = t.draining === undefined ? '' : `  [draining: bucket deleted ${when(t.draining)}]`;
+  return `${t.id}  ${t.bucket} -> ${t.endpoint}/${t.targetBucket} (key ${t.accessKey}; ${extras.join(', ')})${draining}`;
 }
 
 /** Runs an action with the shared error handling: exit 2 for usage, 1 for a refused or failed call. */
@@ -175,14 +149,14 @@ async function add(bucket: string, opts: AddOptions): Promise<void> {
     if (n !== undefined) body[name] = n;
   }
   const res = await adminFetch(target, 'POST', 'replication', { bucket }, body);
-  const answer = (await res.json()) as { target: TargetView };
+  const answer = (await res.json()) as { target: PublicTarget };
   if (opts.json) console.log(JSON.stringify(answer));
   else console.log(`added ${describeTarget(answer.target)}`);
 }
 
 async function list(bucket: string | undefined, opts: CommonOptions): Promise<void> {
   const res = await adminFetch(await resolveAdminTarget(adminOpts(opts)), 'GET', 'replication', { bucket });
-  const answer = (await res.json()) as { targets: TargetView[] };
+  const answer = (await res.json()) as { targets: PublicTarget[] };
   if (opts.json) return console.log(JSON.stringify(answer));
   if (answer.targets.length === 0) return console.log(bucket ? `bucket ${bucket} replicates nowhere` : 'no replication targets');
   for (const t of answer.targets) console.log(describeTarget(t));
@@ -190,12 +164,12 @@ async function list(bucket: string | undefined, opts: CommonOptions): Promise<vo
 
 async function status(bucket: string | undefined, opts: CommonOptions & { target?: string }): Promise<void> {
   const res = await adminFetch(await resolveAdminTarget(adminOpts(opts)), 'GET', 'replication/status', { bucket, target: opts.target });
-  const answer = (await res.json()) as { targets: StatusView[] };
+  const answer = (await res.json()) as { targets: TargetStatus[] };
   if (opts.json) return console.log(JSON.stringify(answer));
   if (answer.targets.length === 0) return console.log(bucket ? `bucket ${bucket} replicates nowhere` : 'no replication targets');
   for (const s of answer.targets) {
     const t = s.target;
-    console.log(`${t.bucket} -> ${t.endpoint}/${t.targetBucket}  [${t.id}, ${t.mode}]`);
+    console.log(`${t.bucket} -> ${t.endpoint}/${t.targetBucket}  [${t.id}, ${t.mode}${t.draining === undefined ? '' : ', draining: bucket deleted'}]`);
     console.log(`  link:          ${s.link}${s.window ? `  (window ${s.window}, ${s.windowOpen ? 'open' : 'closed'})` : ''}`);
     console.log(`  queue depth:   ${s.depth} object(s), ${bytes(s.bytesPending)} pending${s.failed > 0 ? `, ${s.failed} failed` : ''}`);
     console.log(`  lag:           ${s.depth === 0 ? 'none' : duration(s.lagMs)}`);
@@ -207,7 +181,7 @@ async function status(bucket: string | undefined, opts: CommonOptions & { target
 async function remove(bucket: string, opts: CommonOptions & { target?: string; all?: boolean }): Promise<void> {
   const target = await resolveAdminTarget(adminOpts(opts));
   const res = await adminFetch(target, 'GET', 'replication', { bucket });
-  const { targets } = (await res.json()) as { targets: TargetView[] };
+  const { targets } = (await res.json()) as { targets: PublicTarget[] };
   const chosen = opts.target !== undefined ? targets.filter((t) => t.id === opts.target) : targets;
   if (chosen.length === 0) throw new UsageError(opts.target ? `bucket ${bucket} has no target ${opts.target}` : `bucket ${bucket} replicates nowhere`);
   if (chosen.length > 1 && !opts.all) {

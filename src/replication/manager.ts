@@ -2,7 +2,8 @@
 import { S3Error } from '../s3/errors.ts';
 import type { StoreCore } from '../store/core.ts';
 import type { Store } from '../store/types.ts';
-import { Outbox, matches } from './outbox.ts';
+import { Outbox } from './outbox.ts';
+import { matches } from './queue.ts';
 import type { PublicTarget, TargetRecord } from './targets.ts';
 import { formatWindow, publicTarget, targetFromInput } from './targets.ts';
 import { connectUpstream } from './upstream.ts';
@@ -10,6 +11,7 @@ import type { Upstream } from './upstream.ts';
 import { TargetWorker } from './worker.ts';
 import type { LinkState, WorkerOptions } from './worker.ts';
 
+/** One target's line of `ferry replication status`: the admin API's answer, and what the CLI and tests read. */
 export interface TargetStatus {
   target: PublicTarget;
   window?: string;
@@ -45,6 +47,12 @@ export class Replication {
     outbox.onQueued = (ids) => {
       for (const id of ids) this.#workers.get(id)?.wake();
     };
+    outbox.onDraining = (targets) => {
+      for (const target of targets) {
+        this.#log(`replication: bucket ${target.bucket} deleted; target ${target.id} sends what is queued, then removes itself`);
+        this.#workers.get(target.id)?.wake();
+      }
+    };
     this.#outbox = outbox;
   };
 
@@ -63,8 +71,20 @@ export class Replication {
     const target = this.#requireOutbox().target(id);
     if (target === undefined || this.#store === undefined) return;
     const worker = new TargetWorker(target, this.#requireOutbox(), this.#store, this.#log, this.#options);
+    worker.onDrained = () => void this.#retire(id);
     this.#workers.set(id, worker);
     worker.start();
+  }
+
+  /** A draining target that sent everything goes, with its queue state. */
+  async #retire(id: string): Promise<void> {
+    const target = this.#outbox?.target(id);
+    try {
+      await this.remove(id);
+      this.#log(`replication: target ${id} of deleted bucket ${target?.bucket ?? '?'} has sent its queue and is removed`);
+    } catch (err) {
+      this.#log(`replication: could not remove drained target ${id}: ${(err as Error).message}`);
+    }
   }
 
   async add(bucket: string, input: unknown): Promise<PublicTarget> {
@@ -81,9 +101,9 @@ export class Replication {
     return this.#store;
   }
 
+  /** Every target, or the bucket's: draining ones too (they show until they have sent their queue). */
   list(bucket?: string): PublicTarget[] {
-    const outbox = this.#requireOutbox();
-    return (bucket === undefined ? outbox.targets() : outbox.targetsOf(bucket)).map(publicTarget);
+    return this.#requireOutbox().targets().filter((t) => bucket === undefined || t.bucket === bucket).map(publicTarget);
   }
 
   /** The targets an admin request names: one id, or every target of a bucket. */
@@ -129,7 +149,7 @@ export class Replication {
       const status: TargetStatus = {
         target,
         depth: stats.depth,
-        bytesPending: stats.bytesPending,
+        bytesPending: stats.bytes,
         lagMs: stats.oldestAt === undefined ? 0 : Date.now() - stats.oldestAt,
         failed: stats.failed,
         link: state?.link ?? 'unknown',
@@ -152,14 +172,17 @@ export class Replication {
   async resync(bucket: string, id: string | undefined, progress: (queued: number, scanned: number) => void): Promise<{ queued: number; scanned: number }> {
     const store = this.#requireStore();
     const outbox = this.#requireOutbox();
-    const targets = this.select(bucket, id).map((t) => outbox.target(t.id)!);
+    const startedAt = Date.now();
+    // A draining target belongs to the deleted bucket: objects of a re-created one are not its to send.
+    const targets = this.select(bucket, id).map((t) => outbox.target(t.id)!).filter((t) => t.draining === undefined);
+    if (id !== undefined && targets.length === 0) throw new S3Error('InvalidArgument', { message: `target ${id} is draining: its bucket was deleted` });
     let queued = 0;
     let scanned = 0;
     let after: string | undefined;
     for (;;) {
       const page = await store.listObjects(bucket, { maxKeys: 1000, ...(after !== undefined ? { after } : {}) });
       // A page at once: the store's group commit turns its thousand small commits into a few fsyncs.
-      const work: Array<Promise<void>> = [];
+      const work: Array<Promise<boolean>> = [];
       for (const object of page.objects) {
         scanned++;
         for (const target of targets) {
@@ -173,6 +196,12 @@ export class Replication {
       progress(queued, scanned);
       if (!page.isTruncated || page.lastReturned === undefined) break;
       after = page.lastReturned;
+    }
+    for (const target of targets) {
+      // Versions an archive target kept of deleted keys, refused before, get another try.
+      if (target.mode === 'archive') queued += await outbox.requeueRetained(target);
+      await outbox.markResynced(target, startedAt);
+      this.#workers.get(target.id)?.wake();
     }
     return { queued, scanned };
   }

@@ -5,7 +5,8 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { del, put } from '../store/core.ts';
 import type { ObjectInfo, ObjectReader } from '../store/types.ts';
-import type { Outbox, UpstreamUpload } from './outbox.ts';
+import type { Outbox } from './outbox.ts';
+import type { UpstreamUpload } from './queue.ts';
 import type { TargetRecord } from './targets.ts';
 import { classify, errorCode } from './upstream.ts';
 import type { Upstream } from './upstream.ts';
@@ -13,13 +14,17 @@ import type { Upstream } from './upstream.ts';
 /** A failure the worker retries whatever the upstream said (the upload must restart, or the worker is stopping). */
 export class RetryLater extends Error {}
 
+/** Not a failure: the upload stopped between parts (window closed, worker stopping); its progress is kept. */
+export class Paused extends Error {}
+
 export interface UploadContext {
   target: TargetRecord;
   outbox: Outbox;
   upstream: Upstream;
   /** Wraps a part for sending (bandwidth cap). */
   body(part: Buffer): Readable;
-  stopped(): boolean;
+  /** Why no further part may start now (the window closed, the worker stops), or undefined to go on. */
+  halted(): string | undefined;
   onPart(): void;
 }
 
@@ -62,7 +67,9 @@ export async function putMultipart(ctx: UploadContext, reader: ObjectReader): Pr
         if (end) break;
         next = cut.next();
         next.catch(() => {});
-        if (ctx.stopped()) throw new RetryLater('stopping');
+        // Checked between parts: the part in flight finishes and is recorded, the next waits for the window.
+        const halted = ctx.halted();
+        if (halted !== undefined) throw new Paused(halted);
         const etag = await uploadPart(ctx, info, progress, partNumber, part);
         progress.parts.push({ partNumber, etag });
         await core.commit([put(uploads, info.key, progress)]);

@@ -29,10 +29,17 @@ export interface TargetRecord {
   /** Objects of at least this size go up as multipart uploads whose progress is persisted. */
   multipartThreshold: number;
   partSize: number;
+  /** When changes started to be queued for this target (ms); objects modified before it need a resync. */
   created: number;
+  /** Start of the last finished resync: every object modified before it went through the queue. */
+  resyncedAt?: number;
+  /** Set when the bucket was deleted: the target sends what was queued, then removes itself. */
+  draining?: number;
+  /** Set while the target is being removed, so a crash midway is finished at the next start. */
+  removing?: boolean;
 }
 
-export type PublicTarget = Omit<TargetRecord, 'secretKey'>;
+export type PublicTarget = Omit<TargetRecord, 'secretKey' | 'removing'>;
 
 const MiB = 1024 * 1024;
 export const DEFAULT_MULTIPART_THRESHOLD = 16 * MiB;
@@ -42,7 +49,7 @@ const MIN_PART_SIZE = 5 * MiB;
 const MAX_PART_SIZE = 5 * 1024 * MiB;
 
 export function publicTarget(record: TargetRecord): PublicTarget {
-  const { secretKey: _secret, ...rest } = record;
+  const { secretKey: _secret, removing: _removing, ...rest } = record;
   return rest;
 }
 

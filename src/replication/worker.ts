@@ -2,9 +2,10 @@
 import { Readable, pipeline } from 'node:stream';
 import { isS3Error } from '../s3/errors.ts';
 import type { ObjectReader, Store } from '../store/types.ts';
-import { RetryLater, dropUpload, md5Base64, putMultipart, sweepUploads } from './multipart-up.ts';
+import { Paused, RetryLater, dropUpload, md5Base64, putMultipart, sweepUploads } from './multipart-up.ts';
 import type { UploadContext } from './multipart-up.ts';
-import type { Outbox, QueueEntry } from './outbox.ts';
+import type { Outbox } from './outbox.ts';
+import type { QueueEntry } from './queue.ts';
 import type { TargetRecord } from './targets.ts';
 import { windowDelayMs } from './targets.ts';
 import { TokenBucket, throttled } from './throttle.ts';
@@ -12,6 +13,9 @@ import { classify, connectUpstream, errorCode, httpStatus } from './upstream.ts'
 import type { FailureKind, Upstream } from './upstream.ts';
 
 export type LinkState = 'unknown' | 'up' | 'down';
+
+/** How one entry ended: a failure kind, 'paused' (the window closed between parts), or undefined for done. */
+type Outcome = FailureKind | 'paused' | undefined;
 
 export interface WorkerState {
   link: LinkState;
@@ -64,6 +68,8 @@ export class TargetWorker {
   #loop: Promise<void> | undefined;
   #swept = false;
   #lastFailureLog: { code: string; at: number; suppressed: number } | undefined;
+  /** Called once a draining target (its bucket deleted) has sent everything: the manager removes it. */
+  onDrained: () => void = () => {};
 
   constructor(target: TargetRecord, outbox: Outbox, store: Store, log: (line: string) => void, options: WorkerOptions = {}) {
     this.target = target;
@@ -75,7 +81,9 @@ export class TargetWorker {
   }
 
   start(): void {
-    this.#loop ??= this.#run().catch((err: unknown) => {
+    this.#loop ??= this.#run().then((drained) => {
+      if (drained) this.onDrained();
+    }, (err: unknown) => {
       this.#log(`replication ${this.#name()}: worker stopped on an unexpected error: ${(err as Error).stack ?? String(err)}`);
     });
   }
@@ -146,7 +154,8 @@ export class TargetWorker {
     else if (link === 'up' && was === 'down') this.#log(`replication ${this.#name()}: upstream reachable again, resuming`);
   }
 
-  async #run(): Promise<void> {
+  /** Resolves true when a draining target's queue is empty (it can go), false when stopped. */
+  async #run(): Promise<boolean> {
     let cursor = '';
     let failures = 0;
     const batch = Math.max(16, this.target.concurrency * 8);
@@ -167,6 +176,7 @@ export class TargetWorker {
           cursor = '';
           continue;
         }
+        if (this.target.draining !== undefined) return true;
         const windowLeft = this.#windowRemainingMs();
         await this.#sleep(windowLeft, true);
         continue;
@@ -176,7 +186,10 @@ export class TargetWorker {
       if (!this.#swept) this.#swept = await sweepUploads(this.#uploadContext(upstream));
       const worst = await this.#drain(entries, upstream);
       if (this.#stopped) break;
-      if (worst === 'link') {
+      if (worst === 'paused' || !this.#windowOpen()) {
+        // Entries after the pause were not tried: the next pass starts over from the oldest.
+        cursor = '';
+      } else if (worst === 'link') {
         await this.#waitForLink(upstream);
         cursor = '';
         failures = 0;
@@ -189,6 +202,11 @@ export class TargetWorker {
         failures = 0;
       }
     }
+    return false;
+  }
+
+  #windowOpen(): boolean {
+    return windowDelayMs(this.target.window, this.#now()) === 0;
   }
 
   /** How long until the window closes (Infinity without one), so an idle worker re-checks it then. */
@@ -212,36 +230,49 @@ export class TargetWorker {
     return this.#upstream;
   }
 
-  /** Runs the entries `concurrency` at a time; after a link failure no new entry starts. Returns the worst failure. */
-  async #drain(entries: QueueEntry[], upstream: Upstream): Promise<FailureKind | undefined> {
+  /**
+   * Runs the entries `concurrency` at a time; after a link failure, or once the window has closed, no new entry
+   * starts (those in flight finish: a multipart upload at its current part). Returns the worst outcome.
+   */
+  async #drain(entries: QueueEntry[], upstream: Upstream): Promise<Outcome> {
     let next = 0;
-    let worst: FailureKind | undefined;
+    let worst: Outcome;
     const lane = async (): Promise<void> => {
-      while (next < entries.length && worst !== 'link' && !this.#stopped) {
+      while (next < entries.length && worst !== 'link' && worst !== 'paused' && !this.#stopped && this.#windowOpen()) {
         const entry = entries[next++]!;
-        const failure = await this.#replicate(entry, upstream);
-        if (failure === 'link' || (failure === 'transient' && worst === undefined)) worst = failure;
+        const outcome = await this.#replicate(entry, upstream);
+        if (outcome === 'link' || outcome === 'paused' || (outcome === 'transient' && worst === undefined)) worst = outcome;
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.target.concurrency, entries.length) }, lane));
     return worst;
   }
 
-  async #replicate(entry: QueueEntry, upstream: Upstream): Promise<FailureKind | undefined> {
+  /**
+   * What the key holds now: its current object; for a draining target never (the bucket is gone, and one of the
+   * same name may have been re-created); else, for an archive target, the version it kept of a deleted key.
+   */
+  async #source(key: string): Promise<ObjectReader | undefined> {
+    if (this.target.draining === undefined) {
+      try {
+        return await this.#store.getObject(this.target.bucket, key);
+      } catch (err) {
+        if (!isS3Error(err) || (err.code !== 'NoSuchKey' && err.code !== 'NoSuchBucket')) throw err;
+      }
+    }
+    return this.target.mode === 'archive' ? this.#outbox.openRetained(this.target, key) : undefined;
+  }
+
+  async #replicate(entry: QueueEntry, upstream: Upstream): Promise<Outcome> {
     try {
       if ((await this.#outbox.isCurrent(this.target.id, entry)) === undefined) {
         await this.#outbox.settle(this.target, entry);
         return undefined;
       }
-      let reader: ObjectReader | undefined;
-      try {
-        reader = await this.#store.getObject(this.target.bucket, entry.key);
-      } catch (err) {
-        if (!isS3Error(err) || (err.code !== 'NoSuchKey' && err.code !== 'NoSuchBucket')) throw err;
-      }
+      const reader = await this.#source(entry.key);
       if (reader === undefined) {
         await dropUpload(this.#uploadContext(upstream), entry.key);
-        // Archive mode keeps upstream what was deleted here.
+        // Deleted here: a mirror deletes upstream too; an archive keeps what it has (nothing was retained to send).
         if (this.target.mode === 'mirror') await upstream.delete(entry.key);
       } else {
         try {
@@ -259,6 +290,7 @@ export class TargetWorker {
       return undefined;
     } catch (err) {
       if (this.#stopped) return 'link';
+      if (err instanceof Paused) return 'paused';
       const kind: FailureKind = err instanceof RetryLater || isS3Error(err) ? 'transient' : classify(err);
       const message = `${errorCode(err)}: ${(err as Error).message}`;
       this.state.lastError = `${entry.key}: ${message}`;
@@ -279,7 +311,7 @@ export class TargetWorker {
       outbox: this.#outbox,
       upstream,
       body: (part) => this.#body(part),
-      stopped: () => this.#stopped,
+      halted: () => (this.#stopped ? 'stopping' : this.#windowOpen() ? undefined : 'outside the window'),
       onPart: () => {
         this.state.partsUploaded++;
       },

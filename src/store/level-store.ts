@@ -27,16 +27,29 @@ export interface StoreOptions {
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * A multipart object's part sizes, from its segments: one per part, but an empty part has no file. Only the last
+ * part can be empty (every other part is at least 5 MiB, src/s3/ops/multipart.ts), so missing ones are trailing zeros.
+ */
+function withPartSizes(info: ObjectInfo, record: ObjectRecord): ObjectInfo {
+  if (record.partsCount === undefined) return info;
+  const sizes = record.segments.map(([, size]) => size);
+  while (sizes.length < record.partsCount) sizes.push(0);
+  return { ...info, partSizes: sizes };
+}
 /** Present only between a clean close() and the next open: its absence means data/ may hold orphans. */
 const CLEAN_MARKER = 'clean-shutdown';
 
 export async function openStore(options: StoreOptions): Promise<Store> {
   const log = options.log ?? (() => {});
   const dataDir = options.dataDir;
-  await mkdir(dataDir, { recursive: true });
+  // Private from the start: the metadata holds upstream secret keys (LevelDB itself would create meta/ 0755).
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const files = new DataFiles(dataDir, log);
   await files.prepare();
   const fresh = !existsSync(join(dataDir, 'meta'));
+  if (fresh) await mkdir(join(dataDir, 'meta'), { mode: 0o700 });
   const db = new ClassicLevel<string, unknown>(join(dataDir, 'meta'), { valueEncoding: 'json' });
   try {
     await db.open();
@@ -141,8 +154,11 @@ class LevelStore implements Store {
         const [object] = await core.objectsOf(name).keys({ limit: 1 }).all();
         const [upload] = await core.uploadsOf(name).keys({ limit: 1 }).all();
         if (object !== undefined || upload !== undefined) throw new S3Error('BucketNotEmpty', { resource: name });
-        await core.commit([del(core.buckets, name)]);
+        const ops: Op[] = [del(core.buckets, name)];
+        const deleted = core.beforeDeleteBucket?.(name, ops);
+        await core.commit(ops);
         core.forgetBucket(name);
+        deleted?.();
       } finally {
         release();
       }
@@ -183,9 +199,9 @@ class LevelStore implements Store {
   headObject(bucket: string, key: string): Promise<ObjectInfo> {
     return this.#core.run(async () => {
       this.#core.requireBucket(bucket);
-      const record = await this.#core.objectsOf(bucket).get(key);
+      const record = await this.#core.readRecord(bucket, key);
       if (record === undefined) throw new S3Error('NoSuchKey', { resource: key });
-      return objectInfo(key, record);
+      return withPartSizes(objectInfo(key, record), record);
     });
   }
 
@@ -204,7 +220,7 @@ class LevelStore implements Store {
         files.unpin(ids);
       };
       return {
-        info: objectInfo(key, record),
+        info: withPartSizes(objectInfo(key, record), record),
         stream(range?: ByteRange) {
           if (opened) throw new Error('ObjectReader.stream() may be called once, and not after close()');
           opened = true;

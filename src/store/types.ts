@@ -40,6 +40,8 @@ export interface ObjectInfo {
   checksum?: Checksum;
   /** Number of parts for an object made by CompleteMultipartUpload. */
   partsCount?: number;
+  /** Each part's size in bytes, in order (multipart objects; set by headObject and getObject only): GET/HEAD ?partNumber. */
+  partSizes?: number[];
 }
 
 export interface BucketInfo {

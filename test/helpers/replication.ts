@@ -1,9 +1,16 @@
-// Replication test harness: in-process ferries with fast link probes, the admin API, bounded waits, object checks.
+// Replication test harness: in-process ferries with fast link probes, the admin API, the CLI, bounded waits, object checks.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import type { TargetStatus } from '../../src/replication/manager.ts';
 import type { WorkerOptions } from '../../src/replication/worker.ts';
 import { adminFetch } from '../../src/cli/admin-client.ts';
 import type { AdminTarget } from '../../src/cli/admin-client.ts';
+import type { Counters } from '../../src/replication/counters.ts';
+import { Outbox } from '../../src/replication/outbox.ts';
+import { openStore } from '../../src/store/level-store.ts';
 import { ACCESS_KEY, REGION, SECRET_KEY, startFerry, tempDir } from './server.ts';
 import type { StartOptions, TestServer } from './server.ts';
 
@@ -38,22 +45,9 @@ export async function addTarget(edge: string, bucket: string, upstream: string, 
   return ((await res.json()) as { target: { id: string } }).target.id;
 }
 
-export interface StatusLine {
-  target: { id: string };
-  depth: number;
-  bytesPending: number;
-  lagMs: number;
-  failed: number;
-  link: string;
-  windowOpen: boolean;
-  lastSuccess?: number;
-  lastError?: string;
-  partsUploaded: number;
-}
-
-export async function statusOf(edge: string, bucket?: string): Promise<StatusLine[]> {
+export async function statusOf(edge: string, bucket?: string): Promise<TargetStatus[]> {
   const res = await adminFetch(adminOf(edge), 'GET', 'replication/status', { bucket });
-  return ((await res.json()) as { targets: StatusLine[] }).targets;
+  return ((await res.json()) as { targets: TargetStatus[] }).targets;
 }
 
 /** Polls `check` every 50 ms until it returns true, at most `timeoutMs`. */
@@ -119,5 +113,59 @@ export async function assertReplicated(source: S3Client, sourceBucket: string, u
     assert.ok(b, `${key} is missing upstream`);
     assert.ok(a!.body.equals(b.body), `${key}: upstream bytes differ`);
     assert.deepEqual({ ...b, body: undefined }, { ...a, body: undefined }, `${key}: upstream metadata differs`);
+  }
+}
+
+const MAIN = new URL('../../src/main.ts', import.meta.url).pathname;
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `ferry replication <args>` as a child process (the servers may live in this process), bounded to 30 s. */
+export function replicationCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  const child = spawn(process.execPath, [MAIN, 'replication', ...args], {
+    env: { PATH: process.env.PATH ?? '', FERRY_ROOT_ACCESS_KEY: ACCESS_KEY, FERRY_ROOT_SECRET_KEY: SECRET_KEY, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+  return new Promise((resolve) => child.once('close', (code) => {
+    clearTimeout(timer);
+    resolve({ code, stdout, stderr });
+  }));
+}
+
+/** How many data files the data dir holds (every shard of data/). */
+export async function countDataFiles(dataDir: string): Promise<number> {
+  let count = 0;
+  for (const shard of await readdir(join(dataDir, 'data'))) count += (await readdir(join(dataDir, 'data', shard))).length;
+  return count;
+}
+
+/**
+ * Opens a stopped edge's data dir with the real store and outbox (recovery included) and returns, per target id,
+ * the counters it keeps and the counters a full walk of its queue finds.
+ */
+export async function countersOnDisk(dataDir: string): Promise<Map<string, { kept: Counters; walked: Counters }>> {
+  let outbox: Outbox | undefined;
+  const store = await openStore({
+    dataDir,
+    attach: async (core) => {
+      outbox = new Outbox(core);
+      await outbox.load();
+    },
+  });
+  try {
+    const out = new Map<string, { kept: Counters; walked: Counters }>();
+    for (const target of outbox!.targets()) out.set(target.id, { kept: outbox!.counters(target.id), walked: await outbox!.walk(target.id) });
+    return out;
+  } finally {
+    await store.close();
   }
 }

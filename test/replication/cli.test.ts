@@ -1,16 +1,13 @@
 // `ferry replication ...` as an operator runs it against a running edge: add, list, status, resync, remove, errors.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import type { TestServer } from '../helpers/server.ts';
 import { ACCESS_KEY, SECRET_KEY, tempDir } from '../helpers/server.ts';
-import { assertReplicated, createBuckets, listKeys, startNode, statusOf, waitForEmptyQueue } from '../helpers/replication.ts';
-
-const MAIN = new URL('../../src/main.ts', import.meta.url).pathname;
+import { assertReplicated, createBuckets, listKeys, replicationCli, startNode, statusOf, waitForEmptyQueue } from '../helpers/replication.ts';
 
 let upstream: TestServer;
 let edge: TestServer;
@@ -37,28 +34,7 @@ after(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-interface Result {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs the CLI asynchronously (the servers live in this process), bounded to 30 s. */
-function ferry(args: string[], env: Record<string, string> = {}): Promise<Result> {
-  const child = spawn(process.execPath, [MAIN, 'replication', ...args], {
-    env: { PATH: process.env.PATH ?? '', FERRY_ROOT_ACCESS_KEY: ACCESS_KEY, FERRY_ROOT_SECRET_KEY: SECRET_KEY, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-  return new Promise((resolve) => child.once('close', (code) => {
-    clearTimeout(timer);
-    resolve({ code, stdout, stderr });
-  }));
-}
+const ferry = replicationCli;
 
 test('add, list and status print the target without its secret; resync queues objects that predate it', { timeout: 90_000 }, async () => {
   for (let i = 0; i < 30; i++) await e.send(new PutObjectCommand({ Bucket: 'photos', Key: `p${i}.jpg`, Body: randomBytes(700), ContentType: 'image/jpeg' }));

@@ -9,7 +9,7 @@ import type { TestServer } from '../helpers/server.ts';
 import { tempDir } from '../helpers/server.ts';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
 import type { FaultProxy } from '../helpers/fault-proxy.ts';
-import { addTarget, adminOf, createBuckets, snapshot, startNode, statusOf, waitFor } from '../helpers/replication.ts';
+import { FAST, addTarget, adminOf, createBuckets, snapshot, startNode, statusOf, waitFor } from '../helpers/replication.ts';
 import { adminFetch } from '../../src/cli/admin-client.ts';
 import { rm } from 'node:fs/promises';
 
@@ -127,4 +127,42 @@ test('removing a target aborts its unfinished upstream upload', { timeout: 120_0
   proxy.throttle = undefined;
   await waitFor('the upstream upload to be aborted', async () => (await openUploads()) === 0, 20_000);
   assert.equal(await snapshot(u, 'central', 'half'), undefined);
+});
+
+test('a window closing during a multipart upload stops it after the part in flight; it resumes at the next part when it opens', { timeout: 120_000 }, async () => {
+  // The edge's clock is the test's: 22:30 is inside 22:00-06:00, 07:00 is not.
+  const clock = { now: new Date(2026, 10, 24, 22, 30) };
+  const edge = await startNode({ replication: { ...FAST, windowCheckMs: 100, now: () => clock.now } });
+  cleanups.push(() => edge.stop());
+  const e = edge.client();
+  await createBuckets(e, 'nightly-big');
+  await addTarget(edge.endpoint, 'nightly-big', proxy.endpoint, 'central', { window: '22:00-06:00', multipartThreshold: PART, partSize: PART });
+  const body = randomBytes(6 * PART);
+  proxy.throttle = 12 * MiB;
+  await e.send(new PutObjectCommand({ Bucket: 'nightly-big', Key: 'night-video', Body: body, ContentType: 'video/mp4' }));
+  await waitFor('2 parts upstream', async () => (await statusOf(edge.endpoint, 'nightly-big'))[0]!.partsUploaded >= 2, 30_000);
+
+  clock.now = new Date(2026, 10, 25, 7, 0);
+  const atClose = (await statusOf(edge.endpoint, 'nightly-big'))[0]!.partsUploaded;
+  // The part in flight (~0.4 s at this throttle) finishes; no other starts.
+  await new Promise((r) => setTimeout(r, 1_500));
+  const [paused] = await statusOf(edge.endpoint, 'nightly-big');
+  assert.equal(paused!.windowOpen, false);
+  assert.ok(paused!.partsUploaded <= atClose + 1, `${paused!.partsUploaded} parts after the window closed at ${atClose}`);
+  assert.ok(paused!.partsUploaded < 6, 'the upload stopped before its end');
+  await new Promise((r) => setTimeout(r, 1_500));
+  const [still] = await statusOf(edge.endpoint, 'nightly-big');
+  assert.equal(still!.partsUploaded, paused!.partsUploaded, 'nothing is sent while the window is closed');
+  assert.equal(still!.depth, 1);
+  assert.equal(still!.lastError, undefined, 'a closed window is not an error');
+  assert.equal(await openUploads(), 1, 'the upstream upload is kept open for the next window');
+
+  clock.now = new Date(2026, 10, 25, 22, 5);
+  await waitFor('the queue to drain', async () => (await statusOf(edge.endpoint, 'nightly-big'))[0]!.depth === 0, 60_000);
+  proxy.throttle = undefined;
+  assert.equal((await statusOf(edge.endpoint, 'nightly-big'))[0]!.partsUploaded, 6, 'every part went up exactly once');
+  const up = await snapshot(u, 'central', 'night-video');
+  assert.ok(up !== undefined && up.body.equals(body));
+  assert.equal(up.contentType, 'video/mp4');
+  assert.equal(await openUploads(), 0);
 });

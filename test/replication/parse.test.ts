@@ -1,7 +1,7 @@
 // Pure parts of replication: time windows, bandwidth strings, the admin "add" validation, the queue's key order.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { seqKey } from '../../src/replication/outbox.ts';
+import { seqKey } from '../../src/replication/queue.ts';
 import { formatWindow, parseBandwidth, parseWindow, publicTarget, targetFromInput, windowDelayMs } from '../../src/replication/targets.ts';
 
 const at = (h: number, m: number, s = 0) => new Date(2026, 0, 15, h, m, s);
