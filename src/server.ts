@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/index.ts';
 import { createApp } from './s3/app.ts';
-import { requestListener } from './s3/node-http.ts';
+import { onClientError, requestListener } from './s3/node-http.ts';
 import { Replication } from './replication/manager.ts';
 import type { WorkerOptions } from './replication/worker.ts';
 import { openStore } from './store/level-store.ts';
@@ -37,6 +37,8 @@ export async function startServer(config: Config, log: (line: string) => void = 
   // Without a listener Node answers Expect: 100-continue before the app sees the request; the app sends it once a
   // handler starts reading the body, so a request refused from its headers is not sent its body (src/s3/app.ts).
   server.on('checkContinue', (req, res) => server.emit('request', req, res));
+  // Unparseable requests get S3's XML error instead of Node's bare 431/400 (src/s3/node-http.ts).
+  server.on('clientError', onClientError);
 
   try {
     await new Promise<void>((resolve, reject) => {

@@ -98,7 +98,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     c.set('resource', resource);
     const auth = await authenticate(
       { method: incoming.method ?? 'GET', rawPath: target.rawPath, rawQuery: target.rawQuery, headers: incoming.headersDistinct },
-      { region: config.region, lookupSecret },
+      { region: config.region, domain: config.domain, lookupSecret },
     );
     const headers = withQueryHeaders(incoming.headers, auth.queryHeaders);
     if (target.bucket === ADMIN_ROOT && deps.replication !== undefined) {

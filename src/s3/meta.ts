@@ -84,6 +84,16 @@ export function objectMetaFrom(header: (name: string) => string | undefined, hea
   return { headers: storedHeadersFrom(header), userMeta: userMetaFrom(headers), tags: tagsFromHeader(header('x-amz-tagging')) };
 }
 
+/**
+ * A user metadata value as GET and HEAD send it: US-ASCII as stored, anything else as an RFC 2047 encoded-word of its
+ * UTF-8 bytes. https://docs.aws.amazon.com/AmazonS3/latest/userguide/UsingMetadata.html ("encoded as per RFC 2047
+ * to make them mail-safe before returning"). Header bytes arrive read as ISO-8859-1, by Node as by S3: raw UTF-8
+ * "ö" is stored as "Ã¶" and S3 answers =?UTF-8?B?w4PCtg==?= for it (reported in minio/minio#21282), as this does.
+ */
+export function mailSafe(value: string): string {
+  return /^[\t\x20-\x7e]*$/.test(value) ? value : `=?UTF-8?B?${Buffer.from(value, 'utf8').toString('base64')}?=`;
+}
+
 /** GET/HEAD response-* query overrides (https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html). */
 const OVERRIDES: Array<[string, string]> = [
   ['response-content-type', 'Content-Type'],
@@ -108,7 +118,7 @@ export function objectHeaders(info: ObjectInfo, query: URLSearchParams, checksum
     'Cache-Control': h.cacheControl,
     Expires: h.expires,
   };
-  for (const [name, value] of Object.entries(info.meta.userMeta)) out[META_PREFIX + name] = value;
+  for (const [name, value] of Object.entries(info.meta.userMeta)) out[META_PREFIX + name] = mailSafe(value);
   if (info.meta.tags.length) out['x-amz-tagging-count'] = info.meta.tags.length;
   if (checksumMode && info.checksum) {
     out[checksumHeaderName(info.checksum.algorithm)] = info.checksum.value;

@@ -1,4 +1,4 @@
-// Authenticates a request once, before dispatch: SigV4 by Authorization header or presigned query; anonymous is denied.
+// Authenticates a request once, before dispatch: SigV4 or SigV2, by Authorization header or presigned query; anonymous is denied.
 // https://docs.aws.amazon.com/AmazonS3/latest/API/sig-v4-authenticating-requests.html
 import type { IncomingHttpHeaders } from 'node:http';
 import { S3Error } from '../errors.ts';
@@ -17,8 +17,10 @@ import {
   stringToSign,
 } from './canonical.ts';
 import type { SigningContext } from './canonical.ts';
-import { UNSUPPORTED_MECHANISM, parseAuthorizationHeader } from './header.ts';
+import { parseAuthorizationHeader } from './header.ts';
 import { PRESIGN_PARAMS, checkPresignedTime, parsePresignedQuery } from './presign.ts';
+import { authenticateV2Header, authenticateV2Query } from './v2.ts';
+import type { V2Identity } from './v2.ts';
 
 export type { SigningContext } from './canonical.ts';
 
@@ -49,7 +51,8 @@ export interface AuthContext {
   presigned: boolean;
   /** Lower-case hex SHA-256 the body must have ('signed' mode only). */
   expectedSha256?: string;
-  signing: SigningContext;
+  /** SigV4 only: what chunk signatures chain from. SigV2 has none, and so no signed aws-chunked payloads. */
+  signing?: SigningContext;
   /**
    * x-amz-* parameters of a presigned URL other than its own auth parameters (names lower-case). The SDKs
    * hoist request headers into the query when presigning (x-amz-checksum-crc32, x-amz-meta-*...), and S3
@@ -60,6 +63,8 @@ export interface AuthContext {
 
 export interface AuthDeps {
   region: string;
+  /** FERRY_DOMAIN: SigV2 signs the bucket of a bucket.<domain> host as part of its resource. */
+  domain?: string;
   lookupSecret(accessKeyId: string): string | undefined | Promise<string | undefined>;
   /** Milliseconds since the epoch; injectable for tests. */
   now?: () => number;
@@ -179,7 +184,7 @@ export async function authenticate(input: AuthInput, deps: AuthDeps): Promise<Au
   const authorization = single(input.headers.authorization);
   const queryAuth = params.has('X-Amz-Algorithm') || params.has('X-Amz-Credential') || params.has('X-Amz-Signature');
   // Signature V2 in the query string.
-  const queryV2 = params.has('AWSAccessKeyId') && params.has('Signature');
+  const queryV2 = params.has('AWSAccessKeyId') || params.has('Signature');
 
   if (authorization !== undefined && (queryAuth || queryV2)) {
     throw new S3Error('InvalidArgument', {
@@ -187,9 +192,12 @@ export async function authenticate(input: AuthInput, deps: AuthDeps): Promise<Au
       detail: { ArgumentName: 'Authorization', ArgumentValue: authorization },
     });
   }
-  if (authorization !== undefined) return authenticateHeader(input, deps, authorization, pairs, now);
+  if (authorization !== undefined) {
+    if (authorization.startsWith('AWS ')) return v2Context(input, await authenticateV2Header(input, deps, authorization, now));
+    return authenticateHeader(input, deps, authorization, pairs, now);
+  }
   if (queryAuth) return authenticatePresigned(input, deps, pairs, params, now);
-  if (queryV2) throw new S3Error('InvalidRequest', { message: UNSUPPORTED_MECHANISM });
+  if (queryV2) return v2Context(input, await authenticateV2Query(input, deps, params, now));
   // Browser form uploads (POST Object) sign a policy in the body instead.
   // https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-authentication-HTTPPOST.html
   const contentType = single(input.headers['content-type']) ?? '';
@@ -197,6 +205,25 @@ export async function authenticate(input: AuthInput, deps: AuthDeps): Promise<Au
     throw new S3Error('NotImplemented', { message: 'POST Object (browser-based upload with a policy) is not implemented.' });
   }
   throw new S3Error('AccessDenied');
+}
+
+/**
+ * SigV2 has no payload hash of its own: Content-MD5, when sent, is what vouches for the body (ingest checks it). An
+ * x-amz-content-sha256 it signed is still honoured; signed aws-chunked bodies need a SigV4 seed signature.
+ */
+function v2Context(input: AuthInput, identity: V2Identity): AuthContext {
+  const raw = single(input.headers[CONTENT_SHA256]) ?? identity.queryHeaders[CONTENT_SHA256];
+  const payload = raw === undefined ? { mode: 'unsigned' as const } : payloadMode(raw);
+  if (payload.mode === 'streaming-signed' || payload.mode === 'streaming-signed-trailer') {
+    throw new S3Error('InvalidRequest', { message: 'Signed aws-chunked payloads require AWS Signature Version 4.' });
+  }
+  return {
+    accessKeyId: identity.accessKeyId,
+    payload: payload.mode,
+    presigned: identity.presigned,
+    ...(payload.sha256 !== undefined ? { expectedSha256: payload.sha256 } : {}),
+    queryHeaders: identity.queryHeaders,
+  };
 }
 
 async function authenticateHeader(

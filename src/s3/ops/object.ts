@@ -1,5 +1,5 @@
 // Object operations: PutObject, GetObject, HeadObject, DeleteObject and the object tagging trio.
-import type { ObjectInfo } from '../../store/types.ts';
+import type { ByteRange, ObjectInfo } from '../../store/types.ts';
 import type { Handler, S3Context } from '../context.ts';
 import { bucketOf, keyOf } from '../context.ts';
 import { S3Error } from '../errors.ts';
@@ -37,19 +37,16 @@ export const PutObject: Handler = async (ctx) => {
   return { headers: writeHeaders(info) };
 };
 
-function readHeaders(ctx: S3Context, info: ObjectInfo): Record<string, string | number | undefined> {
+type Headers = Record<string, string | number | undefined>;
+
+function readHeaders(ctx: S3Context, info: ObjectInfo): Headers {
   return objectHeaders(info, ctx.query, checksumMode(ctx));
 }
 
 /** x-amz-replication-status on a source object. https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-status.html */
-async function addReplicationStatus(ctx: S3Context, headers: Record<string, string | number | undefined>): Promise<void> {
+async function addReplicationStatus(ctx: S3Context, headers: Headers): Promise<void> {
   const status = await ctx.store.replicationStatus(bucketOf(ctx), keyOf(ctx));
   if (status !== undefined) headers['x-amz-replication-status'] = status;
-}
-
-function rejectPartNumber(ctx: S3Context): void {
-  if (ctx.query.has('partNumber')) throw new S3Error('NotImplemented', { message: 'GET and HEAD by partNumber are not implemented.' });
-  checkVersionId(ctx.query.get('versionId'));
 }
 
 /** Buckets are unversioned: the only version that exists is "null"; any other id must not touch the object. */
@@ -59,24 +56,86 @@ export function checkVersionId(version: string | null | undefined): void {
   }
 }
 
+const MAX_PART_NUMBER = 10000;
+
+/**
+ * GET/HEAD ?partNumber=N: 1..10000, and never together with a Range (a part is a range of its own).
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html#API_GetObject_RequestSyntax
+ */
+function partNumberOf(ctx: S3Context): number | undefined {
+  const raw = ctx.query.get('partNumber');
+  if (raw === null) return undefined;
+  const n = /^\d{1,5}$/.test(raw) ? Number(raw) : NaN;
+  if (!(n >= 1 && n <= MAX_PART_NUMBER)) {
+    throw new S3Error('InvalidArgument', {
+      message: `Part number must be an integer between 1 and ${MAX_PART_NUMBER}, inclusive`,
+      detail: { ArgumentName: 'partNumber', ArgumentValue: raw },
+    });
+  }
+  if (ctx.header('range') !== undefined) {
+    throw new S3Error('InvalidRequest', { message: 'Cannot specify both Range header and partNumber query parameter' });
+  }
+  return n;
+}
+
+function dropChecksums(headers: Headers): void {
+  for (const name of Object.keys(headers)) if (name.startsWith('x-amz-checksum-')) delete headers[name];
+}
+
+/**
+ * The bytes a GET or HEAD answers with, and their headers: the whole object, one part of it, or one Range.
+ * A part is answered like a range (206, Content-Range) with the whole object's ETag, plus x-amz-mp-parts-count for a
+ * multipart object only. A plain object is one part: partNumber=1 is all of it, as a 206 (ceph s3-tests
+ * test_non_multipart_get_part; getmoto/moto#7779 for the status). A part past the last is 416 InvalidPartNumber, as
+ * S3 answers (MinIO's error table; Scality cloudserver's getPartSize.js, run against AWS).
+ */
+function selectBytes(ctx: S3Context, info: ObjectInfo, partNumber: number | undefined, headers: Headers): { status: number; length: number; range?: ByteRange } {
+  if (partNumber !== undefined) {
+    const sizes = info.partSizes ?? [info.size];
+    const size = sizes[partNumber - 1];
+    if (size === undefined) {
+      throw new S3Error('InvalidPartNumber', { detail: { PartNumberRequested: partNumber, ActualPartCount: sizes.length } });
+    }
+    if (info.partsCount !== undefined) headers['x-amz-mp-parts-count'] = info.partsCount;
+    // The stored checksum covers this part only when the part is the whole object: a plain object, or a single-part
+    // FULL_OBJECT upload. A part GET of a multi-part FULL_OBJECT object carries none on S3 either; a COMPOSITE
+    // object's per-part checksums are not kept once the upload completes, so none is sent rather than a wrong one.
+    if (info.partsCount !== undefined && !(info.partsCount === 1 && info.checksum?.type === 'FULL_OBJECT')) dropChecksums(headers);
+    headers['Content-Length'] = size;
+    // Zero bytes cannot be a range (RFC 9110 14.4): an empty part is a plain 200.
+    if (size === 0) return { status: 200, length: 0 };
+    const start = sizes.slice(0, partNumber - 1).reduce((sum, s) => sum + s, 0);
+    const range = { start, end: start + size - 1 };
+    headers['Content-Range'] = `bytes ${range.start}-${range.end}/${info.size}`;
+    return { status: 206, length: size, range };
+  }
+  const range = parseRange(ctx.header('range'), info.size);
+  if (range === undefined) {
+    headers['Content-Length'] = info.size;
+    return { status: 200, length: info.size };
+  }
+  // A range is not the whole object: its checksum would not match the bytes (AWS omits it too).
+  dropChecksums(headers);
+  headers['Content-Range'] = `bytes ${range.start}-${range.end}/${info.size}`;
+  headers['Content-Length'] = range.end - range.start + 1;
+  return { status: 206, length: range.end - range.start + 1, range };
+}
+
 export const GetObject: Handler = async (ctx) => {
-  rejectPartNumber(ctx);
+  const partNumber = partNumberOf(ctx);
+  checkVersionId(ctx.query.get('versionId'));
   const reader = await ctx.store.getObject(bucketOf(ctx), keyOf(ctx));
   try {
     const { info } = reader;
     checkReadConditions(readConditionsFrom(ctx.header), info);
-    const range = parseRange(ctx.header('range'), info.size);
     const headers = readHeaders(ctx, info);
     await addReplicationStatus(ctx, headers);
-    if (range) {
-      // A range is not the whole object: its checksum would not match the bytes (AWS omits it too).
-      for (const name of Object.keys(headers)) if (name.startsWith('x-amz-checksum-')) delete headers[name];
-      headers['Content-Range'] = `bytes ${range.start}-${range.end}/${info.size}`;
-      headers['Content-Length'] = range.end - range.start + 1;
-      return { status: 206, headers, body: reader.stream(range) };
+    const { status, length, range } = selectBytes(ctx, info, partNumber, headers);
+    if (length === 0) {
+      reader.close();
+      return { status, headers };
     }
-    headers['Content-Length'] = info.size;
-    return { headers, body: reader.stream() };
+    return { status, headers, body: reader.stream(range) };
   } catch (err) {
     reader.close();
     throw err;
@@ -84,19 +143,14 @@ export const GetObject: Handler = async (ctx) => {
 };
 
 export const HeadObject: Handler = async (ctx) => {
-  rejectPartNumber(ctx);
+  const partNumber = partNumberOf(ctx);
+  checkVersionId(ctx.query.get('versionId'));
   const info = await ctx.store.headObject(bucketOf(ctx), keyOf(ctx));
   checkReadConditions(readConditionsFrom(ctx.header), info);
   const headers = readHeaders(ctx, info);
   await addReplicationStatus(ctx, headers);
-  const range = parseRange(ctx.header('range'), info.size);
-  if (range) {
-    headers['Content-Range'] = `bytes ${range.start}-${range.end}/${info.size}`;
-    headers['Content-Length'] = range.end - range.start + 1;
-    return { status: 206, headers };
-  }
-  headers['Content-Length'] = info.size;
-  return { headers };
+  const { status } = selectBytes(ctx, info, partNumber, headers);
+  return { status, headers };
 };
 
 export const DeleteObject: Handler = async (ctx) => {
