@@ -9,7 +9,15 @@ export type Operation =
   | 'PutObject' | 'CopyObject' | 'GetObject' | 'HeadObject' | 'DeleteObject'
   | 'GetObjectTagging' | 'PutObjectTagging' | 'DeleteObjectTagging'
   | 'CreateMultipartUpload' | 'UploadPart' | 'UploadPartCopy' | 'CompleteMultipartUpload'
-  | 'AbortMultipartUpload' | 'ListParts';
+  | 'AbortMultipartUpload' | 'ListParts'
+  // Subresources answered as AWS does for a bucket with nothing configured (ops/subresources.ts).
+  | 'GetBucketAcl' | 'PutBucketAcl' | 'GetObjectAcl' | 'PutObjectAcl'
+  | 'GetBucketPolicy' | 'GetBucketPolicyStatus' | 'GetBucketCors' | 'GetBucketLifecycleConfiguration' | 'GetBucketEncryption'
+  | 'GetBucketTagging' | 'GetBucketWebsite' | 'GetObjectLockConfiguration' | 'GetBucketReplication' | 'GetPublicAccessBlock'
+  | 'GetBucketOwnershipControls' | 'GetBucketLogging' | 'GetBucketNotificationConfiguration'
+  | 'GetBucketAccelerateConfiguration' | 'GetBucketRequestPayment'
+  | 'DeleteBucketPolicy' | 'DeleteBucketCors' | 'DeleteBucketLifecycle' | 'DeleteBucketEncryption' | 'DeleteBucketTagging'
+  | 'DeleteBucketWebsite' | 'DeletePublicAccessBlock' | 'DeleteBucketOwnershipControls' | 'DeleteBucketReplication';
 
 export interface RouteInput {
   method: string;
@@ -21,7 +29,10 @@ export interface RouteInput {
   copySource: boolean;
 }
 
-/** Subresources S3 knows that ferry does not serve: answering NotImplemented beats a wrong success. */
+/**
+ * Subresources S3 knows that ferry does not fully serve: a request naming one goes only to a rule that names it
+ * (the canned GETs and DELETEs below); any other method on it answers NotImplemented, which beats a wrong success.
+ */
 const UNSUPPORTED = [
   'accelerate', 'acl', 'analytics', 'attributes', 'cors', 'encryption', 'intelligent-tiering', 'inventory',
   'legal-hold', 'lifecycle', 'logging', 'metadataTable', 'metrics', 'notification', 'object-lock', 'ownershipControls',
@@ -37,6 +48,32 @@ type Rule = [method: string, needs: string[], op: Operation | ((input: RouteInpu
 const SERVICE: Rule[] = [['GET', [], 'ListBuckets']];
 
 const BUCKET: Rule[] = [
+  ['GET', ['acl'], 'GetBucketAcl'],
+  ['PUT', ['acl'], 'PutBucketAcl'],
+  ['GET', ['policy'], 'GetBucketPolicy'],
+  ['GET', ['policyStatus'], 'GetBucketPolicyStatus'],
+  ['GET', ['cors'], 'GetBucketCors'],
+  ['GET', ['lifecycle'], 'GetBucketLifecycleConfiguration'],
+  ['GET', ['encryption'], 'GetBucketEncryption'],
+  ['GET', ['tagging'], 'GetBucketTagging'],
+  ['GET', ['website'], 'GetBucketWebsite'],
+  ['GET', ['object-lock'], 'GetObjectLockConfiguration'],
+  ['GET', ['replication'], 'GetBucketReplication'],
+  ['GET', ['publicAccessBlock'], 'GetPublicAccessBlock'],
+  ['GET', ['ownershipControls'], 'GetBucketOwnershipControls'],
+  ['GET', ['logging'], 'GetBucketLogging'],
+  ['GET', ['notification'], 'GetBucketNotificationConfiguration'],
+  ['GET', ['accelerate'], 'GetBucketAccelerateConfiguration'],
+  ['GET', ['requestPayment'], 'GetBucketRequestPayment'],
+  ['DELETE', ['policy'], 'DeleteBucketPolicy'],
+  ['DELETE', ['cors'], 'DeleteBucketCors'],
+  ['DELETE', ['lifecycle'], 'DeleteBucketLifecycle'],
+  ['DELETE', ['encryption'], 'DeleteBucketEncryption'],
+  ['DELETE', ['tagging'], 'DeleteBucketTagging'],
+  ['DELETE', ['website'], 'DeleteBucketWebsite'],
+  ['DELETE', ['publicAccessBlock'], 'DeletePublicAccessBlock'],
+  ['DELETE', ['ownershipControls'], 'DeleteBucketOwnershipControls'],
+  ['DELETE', ['replication'], 'DeleteBucketReplication'],
   ['GET', ['location'], 'GetBucketLocation'],
   ['GET', ['versioning'], 'GetBucketVersioning'],
   ['GET', ['uploads'], 'ListMultipartUploads'],
@@ -49,6 +86,8 @@ const BUCKET: Rule[] = [
 ];
 
 const OBJECT: Rule[] = [
+  ['GET', ['acl'], 'GetObjectAcl'],
+  ['PUT', ['acl'], 'PutObjectAcl'],
   ['GET', ['tagging'], 'GetObjectTagging'],
   ['GET', ['uploadId'], 'ListParts'],
   ['GET', [], 'GetObject'],
@@ -64,24 +103,30 @@ const OBJECT: Rule[] = [
 ];
 
 export function resolveOperation(input: RouteInput): Operation {
-  const unsupported = UNSUPPORTED.find((name) => input.query.has(name));
-  if (unsupported) {
-    throw new S3Error('NotImplemented', { message: `ferry does not implement the ?${unsupported} subresource.` });
-  }
   const rules = input.bucket === undefined ? SERVICE : input.key === undefined ? BUCKET : OBJECT;
   const method = input.method.toUpperCase();
+  const has = (name: string): boolean => input.query.has(name);
+  const unsupported = UNSUPPORTED.filter(has);
+  if (input.key !== undefined && method === 'PUT' && has('uploadId') !== has('partNumber')) {
+    throw new S3Error('InvalidArgument', { message: 'An UploadPart request needs both partNumber and uploadId.' });
+  }
+  // First the rules that name a subresource the request carries; an unsupported one must be among the names.
+  for (const [m, needs, op] of rules) {
+    if (m !== method || needs.length === 0 || !needs.every(has) || !unsupported.every((n) => needs.includes(n))) continue;
+    return typeof op === 'function' ? op(input) : op;
+  }
+  if (unsupported.length > 0) {
+    throw new S3Error('NotImplemented', { message: `ferry does not implement ${method} on the ?${unsupported[0]} subresource.` });
+  }
   if (input.bucket !== undefined && input.key === undefined) {
-    // Bucket subresources ferry does not serve (?tagging, ?metadataConfiguration, PUT ?versioning...) must never
-    // fall through to CreateBucket, DeleteBucket or ListObjects: DELETE /b?tagging would delete the bucket.
+    // Bucket subresources ferry does not serve (PUT ?tagging, ?metadataConfiguration, PUT ?versioning...) must never
+    // fall through to CreateBucket, DeleteBucket or ListObjects: DELETE /b?anything would delete the bucket.
     const names = [...input.query].filter((n) => n !== 'x-id');
     const other = method === 'PUT' || method === 'DELETE' ? names[0] : names.find((n) => BUCKET_SUBRESOURCES.has(n));
     if (other !== undefined) throw new S3Error('NotImplemented', { message: `ferry does not implement ${method} on the ?${other} bucket subresource.` });
   }
-  if (input.key !== undefined && method === 'PUT' && input.query.has('uploadId') !== input.query.has('partNumber')) {
-    throw new S3Error('InvalidArgument', { message: 'An UploadPart request needs both partNumber and uploadId.' });
-  }
   for (const [m, needs, op] of rules) {
-    if (m !== method || !needs.every((n) => input.query.has(n))) continue;
+    if (m !== method || needs.length > 0) continue;
     return typeof op === 'function' ? op(input) : op;
   }
   if (method === 'POST' && input.bucket !== undefined && input.key === undefined) {

@@ -7,6 +7,14 @@ import { DeleteObjects } from './delete.ts';
 import { ListObjects, ListObjectsV2 } from './list.ts';
 import { AbortMultipartUpload, CompleteMultipartUpload, CreateMultipartUpload, ListMultipartUploads, ListParts, UploadPart } from './multipart.ts';
 import { DeleteObject, DeleteObjectTagging, GetObject, GetObjectTagging, HeadObject, PutObject, PutObjectTagging } from './object.ts';
+import {
+  DeleteBucketCors, DeleteBucketEncryption, DeleteBucketLifecycle, DeleteBucketOwnershipControls, DeleteBucketPolicy,
+  DeleteBucketReplication, DeleteBucketTagging, DeleteBucketWebsite, DeletePublicAccessBlock, GetBucketAccelerateConfiguration,
+  GetBucketAcl, GetBucketCors, GetBucketEncryption, GetBucketLifecycleConfiguration, GetBucketLogging,
+  GetBucketNotificationConfiguration, GetBucketOwnershipControls, GetBucketPolicy, GetBucketPolicyStatus, GetBucketReplication,
+  GetBucketRequestPayment, GetBucketTagging, GetBucketWebsite, GetObjectAcl, GetObjectLockConfiguration, GetPublicAccessBlock,
+  PutBucketAcl, PutObjectAcl,
+} from './subresources.ts';
 
 export const HANDLERS: Record<Operation, Handler> = {
   ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation, GetBucketVersioning,
@@ -14,4 +22,11 @@ export const HANDLERS: Record<Operation, Handler> = {
   PutObject, CopyObject, GetObject, HeadObject, DeleteObject,
   GetObjectTagging, PutObjectTagging, DeleteObjectTagging,
   CreateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload, AbortMultipartUpload, ListParts,
+  GetBucketAcl, PutBucketAcl, GetObjectAcl, PutObjectAcl,
+  GetBucketPolicy, GetBucketPolicyStatus, GetBucketCors, GetBucketLifecycleConfiguration, GetBucketEncryption,
+  GetBucketTagging, GetBucketWebsite, GetObjectLockConfiguration, GetBucketReplication, GetPublicAccessBlock,
+  GetBucketOwnershipControls, GetBucketLogging, GetBucketNotificationConfiguration,
+  GetBucketAccelerateConfiguration, GetBucketRequestPayment,
+  DeleteBucketPolicy, DeleteBucketCors, DeleteBucketLifecycle, DeleteBucketEncryption, DeleteBucketTagging,
+  DeleteBucketWebsite, DeletePublicAccessBlock, DeleteBucketOwnershipControls, DeleteBucketReplication,
 };
