@@ -23,6 +23,8 @@ export interface ObjectRecord {
   meta: ObjectMeta;
   checksum?: Checksum;
   partsCount?: number;
+  /** A COMPOSITE multipart object's part checksums, in part order: GET ?partNumber answers the part's own. */
+  partChecksums?: string[];
   segments: Segment[];
 }
 

@@ -36,7 +36,7 @@ function withPartSizes(info: ObjectInfo, record: ObjectRecord): ObjectInfo {
   if (record.partsCount === undefined) return info;
   const sizes = record.segments.map(([, size]) => size);
   while (sizes.length < record.partsCount) sizes.push(0);
-  return { ...info, partSizes: sizes };
+  return { ...info, partSizes: sizes, ...(record.partChecksums !== undefined ? { partChecksums: record.partChecksums } : {}) };
 }
 /** Present only between a clean close() and the next open: its absence means data/ may hold orphans. */
 const CLEAN_MARKER = 'clean-shutdown';

@@ -114,6 +114,7 @@ export class Multipart {
         checkCondition(current, condition, key);
         const record: ObjectRecord = { size, etag: chosen.etag, lastModified: Date.now(), meta: upload.meta, partsCount: chosen.parts.length, segments };
         if (chosen.checksum !== undefined) record.checksum = chosen.checksum;
+        if (chosen.checksum?.type === 'COMPOSITE') record.partChecksums = chosen.parts.map((part) => byNumber.get(part.partNumber)?.checksum?.value ?? '');
         const freed = [...leftOut, ...(current?.segments.map(([id]) => id) ?? [])];
         const parts = core.partsOf(uploadId);
         const ops: Op[] = [

@@ -42,6 +42,8 @@ export interface ObjectInfo {
   partsCount?: number;
   /** Each part's size in bytes, in order (multipart objects; set by headObject and getObject only): GET/HEAD ?partNumber. */
   partSizes?: number[];
+  /** Each part's own checksum (COMPOSITE multipart objects; set with partSizes). */
+  partChecksums?: string[];
 }
 
 export interface BucketInfo {

@@ -164,15 +164,32 @@ describe('checksum mode', () => {
     assert.ok((await bytes(part.Body)).equals(body));
   });
 
-  it('a part of a multi-part object carries no object checksum that its bytes would not match', async () => {
-    for (const type of ['COMPOSITE', 'FULL_OBJECT'] as const) {
-      const key = `ck-${type}`;
-      await multipart(key, parts.slice(0, 2), { algorithm: 'CRC32', type });
-      const whole2 = await s3.send(new HeadObjectCommand({ Bucket: B, Key: key, ChecksumMode: 'ENABLED' }));
-      assert.ok(whole2.ChecksumCRC32, `${type} object checksum`);
-      const part = await s3.send(new GetObjectCommand({ Bucket: B, Key: key, PartNumber: 2, ChecksumMode: 'ENABLED' }));
-      assert.equal(part.ChecksumCRC32, undefined, type);
-      assert.ok((await bytes(part.Body)).equals(parts[1]!), type);
+  it('a part of a multi-part FULL_OBJECT object carries no checksum its bytes would not match', async () => {
+    await multipart('ck-FULL_OBJECT', parts.slice(0, 2), { algorithm: 'CRC32', type: 'FULL_OBJECT' });
+    const whole = await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'ck-FULL_OBJECT', ChecksumMode: 'ENABLED' }));
+    assert.ok(whole.ChecksumCRC32);
+    const part = await s3.send(new GetObjectCommand({ Bucket: B, Key: 'ck-FULL_OBJECT', PartNumber: 2, ChecksumMode: 'ENABLED' }));
+    assert.equal(part.ChecksumCRC32, undefined);
+    assert.ok((await bytes(part.Body)).equals(parts[1]!));
+  });
+
+  it('a part of a COMPOSITE object answers the part\'s own checksum, as UploadPart gave it (the SDK validates it)', async () => {
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket: B, Key: 'ck-COMPOSITE', ChecksumAlgorithm: 'CRC32', ChecksumType: 'COMPOSITE' }));
+    const sent: Array<{ PartNumber: number; ETag?: string; ChecksumCRC32?: string }> = [];
+    for (const [i, Body] of parts.slice(0, 2).entries()) {
+      const r = await s3.send(new UploadPartCommand({ Bucket: B, Key: 'ck-COMPOSITE', UploadId, PartNumber: i + 1, Body, ChecksumAlgorithm: 'CRC32' }));
+      assert.ok(r.ChecksumCRC32);
+      sent.push({ PartNumber: i + 1, ETag: r.ETag, ChecksumCRC32: r.ChecksumCRC32 });
+    }
+    await s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'ck-COMPOSITE', UploadId, MultipartUpload: { Parts: sent } }));
+    const whole = await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'ck-COMPOSITE', ChecksumMode: 'ENABLED' }));
+    assert.match(whole.ChecksumCRC32 ?? '', /-2$/);
+    for (const n of [1, 2]) {
+      const head = await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'ck-COMPOSITE', PartNumber: n, ChecksumMode: 'ENABLED' }));
+      assert.equal(head.ChecksumCRC32, sent[n - 1]!.ChecksumCRC32, `HEAD part ${n}`);
+      const part = await s3.send(new GetObjectCommand({ Bucket: B, Key: 'ck-COMPOSITE', PartNumber: n, ChecksumMode: 'ENABLED' }));
+      assert.equal(part.ChecksumCRC32, sent[n - 1]!.ChecksumCRC32, `GET part ${n}`);
+      assert.ok((await bytes(part.Body)).equals(parts[n - 1]!));
     }
   });
 });

@@ -98,9 +98,11 @@ function selectBytes(ctx: S3Context, info: ObjectInfo, partNumber: number | unde
     }
     if (info.partsCount !== undefined) headers['x-amz-mp-parts-count'] = info.partsCount;
     // The stored checksum covers this part only when the part is the whole object: a plain object, or a single-part
-    // FULL_OBJECT upload. A part GET of a multi-part FULL_OBJECT object carries none on S3 either; a COMPOSITE
-    // object's per-part checksums are not kept once the upload completes, so none is sent rather than a wrong one.
-    if (info.partsCount !== undefined && !(info.partsCount === 1 && info.checksum?.type === 'FULL_OBJECT')) dropChecksums(headers);
+    // FULL_OBJECT upload. A part GET of a multi-part FULL_OBJECT object carries none on S3 either; a COMPOSITE object
+    // answers the part's own checksum (localstack/localstack#12842, checked against S3).
+    const partChecksum = info.checksum?.type === 'COMPOSITE' ? info.partChecksums?.[partNumber - 1] : undefined;
+    if (partChecksum && info.checksum !== undefined && checksumMode(ctx)) headers[checksumHeaderName(info.checksum.algorithm)] = partChecksum;
+    else if (info.partsCount !== undefined && !(info.partsCount === 1 && info.checksum?.type === 'FULL_OBJECT')) dropChecksums(headers);
     headers['Content-Length'] = size;
     // Zero bytes cannot be a range (RFC 9110 14.4): an empty part is a plain 200.
     if (size === 0) return { status: 200, length: 0 };
