@@ -362,6 +362,11 @@ export class Outbox {
     });
   }
 
+  /** Whether the target still keeps a version of a deleted key (one the upstream refused, once its queue is empty). */
+  async retainsAny(target: TargetRecord): Promise<boolean> {
+    return (await this.queueOf(target.id).retained.keys({ limit: 1 }).all()).length > 0;
+  }
+
   /** Re-queues every version an archive target still retains (ones the upstream refused before); returns how many. */
   async requeueRetained(target: TargetRecord): Promise<number> {
     let count = 0;

@@ -176,7 +176,9 @@ export class TargetWorker {
           cursor = '';
           continue;
         }
-        if (this.target.draining !== undefined) return true;
+        // A version the upstream refused is the only copy left of an object deleted here: the target stays (status
+        // shows it FAILED) until an operator removes it, instead of freeing that copy by retiring itself.
+        if (this.target.draining !== undefined && !(await this.#outbox.retainsAny(this.target))) return true;
         const windowLeft = this.#windowRemainingMs();
         await this.#sleep(windowLeft, true);
         continue;

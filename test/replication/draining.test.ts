@@ -82,3 +82,34 @@ test('a deleted bucket\'s targets drain their queue across a restart, then remov
   assert.deepEqual((await statusOf(edge.endpoint)).map((s) => s.target.id), [added]);
   assert.deepEqual(await listKeys(u, 'mirror-up'), ['after']);
 });
+
+test('a deleted bucket\'s archive target keeps a version the upstream refused instead of freeing it; an explicit remove frees it', { timeout: 60_000 }, async () => {
+  const upstream = await startNode();
+  cleanups.push(() => upstream.stop());
+  const edge = await startNode();
+  cleanups.push(() => edge.stop());
+  const e = edge.client();
+  await createBuckets(e, 'refused');
+  // The upstream bucket does not exist: NoSuchBucket (404) is a permanent refusal, the key goes FAILED.
+  const id = await addTarget(edge.endpoint, 'refused', upstream.endpoint, 'no-such-bucket', { mode: 'archive' });
+  await e.send(new PutObjectCommand({ Bucket: 'refused', Key: 'only-copy', Body: randomBytes(10_000) }));
+  await waitFor('the upstream to refuse the object', async () => (await statusOf(edge.endpoint, 'refused'))[0]?.failed === 1);
+  await e.send(new DeleteObjectCommand({ Bucket: 'refused', Key: 'only-copy' }));
+  await e.send(new DeleteBucketCommand({ Bucket: 'refused' }));
+  assert.equal(await countDataFiles(edge.dataDir), 1, 'the refused version is kept for the archive');
+
+  // Its queue is empty, but what it holds is the only copy left: it must not retire and free it.
+  const deadline = Date.now() + 2_000;
+  while (Date.now() < deadline) {
+    const [status] = await statusOf(edge.endpoint, 'refused');
+    assert.equal(status?.target.id, id, 'the draining target removed itself with a refused version still kept');
+    assert.equal(typeof status.target.draining, 'number');
+    assert.equal(status.failed, 1);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(await countDataFiles(edge.dataDir), 1);
+
+  const removed = await replicationCli(['remove', 'refused', '--target', id, '--server', edge.endpoint]);
+  assert.equal(removed.code, 0, removed.stderr);
+  await waitFor('the removed target\'s kept file to be freed', async () => (await countDataFiles(edge.dataDir)) === 0, 10_000);
+});
