@@ -223,26 +223,42 @@ export class Outbox {
     };
   }
 
+  /** Under the bucket's shared lock: a DeleteBucket cannot slip between the bucket check and the target's commit. */
   async addTarget(record: TargetRecord): Promise<void> {
-    // `created` is taken in the tick the commit hooks start seeing the target: an object modified after it was
-    // queued for it (see covered()), and its batch is queued behind the target's own.
-    record.created = Date.now();
-    this.#byId.set(record.id, record);
-    const queue = this.queueOf(record.id);
-    this.#counters.init(record.id, queue.meta, zero());
+    const release = await this.core.bucketLocks.shared(record.bucket);
     try {
-      await this.core.commit([put(this.#targets, record.id, record), this.#counters.persist(record.id)]);
-    } catch (err) {
-      this.#byId.delete(record.id);
-      this.#counters.forget(record.id);
-      throw err;
+      this.core.requireBucket(record.bucket);
+      // `created` is taken in the tick the commit hooks start seeing the target: an object modified after it was
+      // queued for it (see covered()), and its batch is queued behind the target's own.
+      record.created = Date.now();
+      this.#byId.set(record.id, record);
+      const queue = this.queueOf(record.id);
+      this.#counters.init(record.id, queue.meta, zero());
+      try {
+        await this.core.commit([put(this.#targets, record.id, record), this.#counters.persist(record.id)]);
+      } catch (err) {
+        this.#byId.delete(record.id);
+        this.#counters.forget(record.id);
+        throw err;
+      }
+    } finally {
+      release();
     }
   }
 
+  /**
+   * Under the bucket's shared lock, so the record written carries a draining mark that a DeleteBucket (which holds
+   * the lock exclusively until its mark is also in memory) has set: a resync ending then must not erase it.
+   */
   async markResynced(target: TargetRecord, startedAt: number): Promise<void> {
-    if (!this.#byId.has(target.id)) return;
-    target.resyncedAt = startedAt;
-    await this.core.commit([put(this.#targets, target.id, { ...target })]);
+    const release = await this.core.bucketLocks.shared(target.bucket);
+    try {
+      if (!this.#byId.has(target.id)) return;
+      target.resyncedAt = startedAt;
+      await this.core.commit([put(this.#targets, target.id, { ...target })]);
+    } finally {
+      release();
+    }
   }
 
   /**
@@ -254,7 +270,13 @@ export class Outbox {
     const target = this.#byId.get(id);
     if (target === undefined) return;
     this.#byId.delete(id);
-    await this.core.commit([put(this.#targets, id, { ...target, removing: true })]);
+    try {
+      await this.core.commit([put(this.#targets, id, { ...target, removing: true })]);
+    } catch (err) {
+      // Not marked on disk: the target is still configured, so it must keep seeing changes.
+      this.#byId.set(id, target);
+      throw err;
+    }
     await this.#finishRemoval(target);
   }
 
