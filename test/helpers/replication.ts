@@ -11,8 +11,8 @@ import type { AdminTarget } from '../../src/cli/admin-client.ts';
 import type { Counters } from '../../src/replication/counters.ts';
 import { Outbox } from '../../src/replication/outbox.ts';
 import { openStore } from '../../src/store/level-store.ts';
-import { ACCESS_KEY, REGION, SECRET_KEY, startFerry, tempDir } from './server.ts';
-import type { StartOptions, TestServer } from './server.ts';
+import { ACCESS_KEY, makeClient, REGION, SECRET_KEY, spawnFerry, startFerry, tempDir } from './server.ts';
+import type { ChildFerry, StartOptions, TestServer } from './server.ts';
 
 export const FAST: WorkerOptions = { maxProbeIntervalMs: 1_000, connectTimeoutMs: 2_000, idleTimeoutMs: 5_000 };
 
@@ -168,4 +168,16 @@ export async function countersOnDisk(dataDir: string): Promise<Map<string, { kep
   } finally {
     await store.close();
   }
+}
+
+/** A ferry child process for the edge (so a test can SIGKILL it) and its client; both are undone by `cleanups`. */
+export async function spawnEdge(dataDir: string, cleanups: Array<() => Promise<unknown>>): Promise<{ ferry: ChildFerry; client: S3Client }> {
+  const ferry = await spawnFerry(dataDir);
+  cleanups.push(async () => {
+    ferry.child.kill('SIGKILL');
+    await ferry.exited;
+  });
+  const client = makeClient(ferry.endpoint);
+  cleanups.push(async () => client.destroy());
+  return { ferry, client };
 }

@@ -6,12 +6,13 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { makeClient, spawnFerry, tempDir } from '../helpers/server.ts';
-import type { ChildFerry, TestServer } from '../helpers/server.ts';
+import { tempDir } from '../helpers/server.ts';
+import type { TestServer } from '../helpers/server.ts';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
 import { errorOf } from '../helpers/sdk.ts';
 import {
   addTarget, countDataFiles, createBuckets, listKeys, snapshot, startNode, statusOf, waitFor,
+  spawnEdge,
 } from '../helpers/replication.ts';
 import type { Snapshot } from '../helpers/replication.ts';
 
@@ -28,17 +29,6 @@ async function upstreamWith(...buckets: string[]): Promise<{ upstream: TestServe
   return { upstream, u };
 }
 
-async function spawnEdge(dataDir: string): Promise<{ ferry: ChildFerry; client: S3Client }> {
-  const ferry = await spawnFerry(dataDir);
-  cleanups.push(async () => {
-    ferry.child.kill('SIGKILL');
-    await ferry.exited;
-  });
-  const client = makeClient(ferry.endpoint);
-  cleanups.push(async () => client.destroy());
-  return { ferry, client };
-}
-
 async function assertGoneLocally(client: S3Client, bucket: string, key: string): Promise<void> {
   assert.equal((await errorOf(client.send(new HeadObjectCommand({ Bucket: bucket, Key: key })))).status, 404, `${key} is still here`);
 }
@@ -49,7 +39,7 @@ test('archive: objects put then deleted while offline reach the archive after a 
   cleanups.push(() => proxy.close());
   const dataDir = await tempDir('ferry-repl-archive-');
   cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
-  let { ferry, client } = await spawnEdge(dataDir);
+  let { ferry, client } = await spawnEdge(dataDir, cleanups);
   await createBuckets(client, 'cams');
   await addTarget(ferry.endpoint, 'cams', proxy.endpoint, 'vault', { mode: 'archive' });
 
@@ -82,7 +72,7 @@ test('archive: objects put then deleted while offline reach the archive after a 
 
   ferry.child.kill('SIGKILL');
   await ferry.exited;
-  ({ ferry, client } = await spawnEdge(dataDir));
+  ({ ferry, client } = await spawnEdge(dataDir, cleanups));
   await checkLocal();
   assert.equal(await countDataFiles(dataDir), 4, 'the startup sweep after the crash keeps the retained files');
   assert.equal((await statusOf(ferry.endpoint, 'cams'))[0]!.depth, 4);

@@ -6,12 +6,12 @@ import { randomBytes } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { makeClient, spawnFerry, tempDir } from '../helpers/server.ts';
-import type { ChildFerry, TestServer } from '../helpers/server.ts';
+import { DeleteObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { tempDir } from '../helpers/server.ts';
+import type { TestServer } from '../helpers/server.ts';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
 import type { FaultProxy } from '../helpers/fault-proxy.ts';
-import { addTarget, adminOf, assertReplicated, createBuckets, listKeys, snapshot, startNode, statusOf, waitFor } from '../helpers/replication.ts';
+import { addTarget, adminOf, assertReplicated, createBuckets, listKeys, snapshot, spawnEdge, startNode, statusOf, waitFor } from '../helpers/replication.ts';
 import { adminFetch } from '../../src/cli/admin-client.ts';
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -49,17 +49,6 @@ async function cpuSeconds(pid: number): Promise<number> {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
-async function spawnEdge(dataDir: string): Promise<{ ferry: ChildFerry; client: S3Client }> {
-  const ferry = await spawnFerry(dataDir);
-  cleanups.push(async () => {
-    ferry.child.kill('SIGKILL');
-    await ferry.exited;
-  });
-  const client = makeClient(ferry.endpoint);
-  cleanups.push(async () => client.destroy());
-  return { ferry, client };
-}
-
 test('every acknowledged write is queued across SIGKILL, the edge idles while the link is down, then drains in order', { timeout: 180_000 }, async () => {
   const upstream: TestServer = await startNode();
   cleanups.push(() => upstream.stop());
@@ -70,7 +59,7 @@ test('every acknowledged write is queued across SIGKILL, the edge idles while th
   const dataDir = await tempDir('ferry-repl-kill-');
   cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
 
-  let { ferry, client } = await spawnEdge(dataDir);
+  let { ferry, client } = await spawnEdge(dataDir, cleanups);
   await createBuckets(client, 'edge');
   await addTarget(ferry.endpoint, 'edge', proxy.endpoint, 'central');
 
@@ -87,7 +76,7 @@ test('every acknowledged write is queued across SIGKILL, the edge idles while th
   ferry.child.kill('SIGKILL');
   await ferry.exited;
 
-  ({ ferry, client } = await spawnEdge(dataDir));
+  ({ ferry, client } = await spawnEdge(dataDir, cleanups));
   const [queued] = await statusOf(ferry.endpoint, 'edge');
   assert.equal(queued!.depth, 26, 'every changed key is pending (25 objects, one coalesced hot key)');
   const head = await client.send(new HeadObjectCommand({ Bucket: 'edge', Key: 'obj-7' }));

@@ -5,14 +5,14 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import type { S3Client } from '@aws-sdk/client-s3';
 import { adminFetch } from '../../src/cli/admin-client.ts';
-import { makeClient, spawnFerry, tempDir } from '../helpers/server.ts';
+import { tempDir } from '../helpers/server.ts';
 import type { ChildFerry } from '../helpers/server.ts';
 import { startFaultProxy } from '../helpers/fault-proxy.ts';
 import { openStore } from '../../src/store/level-store.ts';
 import {
   addTarget, adminOf, countersOnDisk, createBuckets, startNode, statusOf, waitForEmptyQueue,
+  spawnEdge,
 } from '../helpers/replication.ts';
 
 const cleanups: Array<() => Promise<unknown>> = [];
@@ -75,17 +75,6 @@ class Model {
   }
 }
 
-async function spawnEdge(dataDir: string): Promise<{ ferry: ChildFerry; client: S3Client }> {
-  const ferry = await spawnFerry(dataDir);
-  cleanups.push(async () => {
-    ferry.child.kill('SIGKILL');
-    await ferry.exited;
-  });
-  const client = makeClient(ferry.endpoint);
-  cleanups.push(async () => client.destroy());
-  return { ferry, client };
-}
-
 async function kill(ferry: ChildFerry): Promise<void> {
   ferry.child.kill('SIGKILL');
   await ferry.exited;
@@ -99,7 +88,7 @@ test('queue counters stay exact through overwrite storms, deletes, a SIGKILL and
   cleanups.push(() => proxy.close());
   const dataDir = await tempDir('ferry-repl-counters-');
   cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
-  let { ferry, client } = await spawnEdge(dataDir);
+  let { ferry, client } = await spawnEdge(dataDir, cleanups);
   await createBuckets(client, 'storm');
   const mirror = await addTarget(ferry.endpoint, 'storm', proxy.endpoint, 'count-m');
   const archive = await addTarget(ferry.endpoint, 'storm', proxy.endpoint, 'count-a', { mode: 'archive' });
@@ -142,7 +131,7 @@ test('queue counters stay exact through overwrite storms, deletes, a SIGKILL and
   await check(ferry.endpoint, 'after the storm');
 
   await kill(ferry);
-  ({ ferry, client } = await spawnEdge(dataDir));
+  ({ ferry, client } = await spawnEdge(dataDir, cleanups));
   await check(ferry.endpoint, 'after a SIGKILL');
 
   await kill(ferry);
@@ -151,7 +140,7 @@ test('queue counters stay exact through overwrite storms, deletes, a SIGKILL and
   assert.deepEqual(disk.get(archive), { kept: model.archive(), walked: model.archive() });
 
   proxy.setMode('pass');
-  ({ ferry, client } = await spawnEdge(dataDir));
+  ({ ferry, client } = await spawnEdge(dataDir, cleanups));
   await waitForEmptyQueue(ferry.endpoint, 'storm', 60_000);
   for (const s of await statusOf(ferry.endpoint, 'storm')) {
     assert.deepEqual({ depth: s.depth, bytes: s.bytesPending, failed: s.failed, lagMs: s.lagMs }, { depth: 0, bytes: 0, failed: 0, lagMs: 0 });
