@@ -75,10 +75,15 @@ async function runtime(arch) {
   }
 }
 
-/** sea-config.json is the x64 config; each arch gets a copy with its own addon asset and blob. */
+/**
+ * sea-config.json is the x64 config; each arch gets a copy with its own addon asset and blob, and the addon's
+ * SHA-256 as a second asset: src/native.cts checks its cached copy against it without reading the addon asset.
+ */
 async function writeSeaConfig(arch) {
   const base = JSON.parse(await readFile(join(ROOT, 'sea-config.json'), 'utf8'));
-  const assets = { ...base.assets, 'classic-level.node': ARCHES[arch].addon };
+  const hashFile = join(SEA_DIR, `classic-level-${arch}.node.sha256`);
+  await writeFile(hashFile, createHash('sha256').update(await readFile(join(ROOT, ARCHES[arch].addon))).digest('hex'));
+  const assets = { ...base.assets, 'classic-level.node': ARCHES[arch].addon, 'classic-level.node.sha256': relative(ROOT, hashFile) };
   const config = {
     ...base,
     main: join(ROOT, base.main),

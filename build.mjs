@@ -1,5 +1,5 @@
 // Bundles src/main.ts into dist/ferry.cjs (plain JS so the machine's own node can run it too); with --sea, also the single executables (build-sea.mjs).
-import { build } from 'esbuild';
+import { analyzeMetafile, build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -115,16 +115,18 @@ export async function bundle({ outfile = OUTFILE, plugins = [nativeAddonFromNode
   const gyp = Object.keys(result.metafile.inputs).filter((input) => input.includes('node_modules/node-gyp-build/'));
   if (gyp.length > 0) problems.push(`node-gyp-build was bundled (from ${gyp.join(', ')}): the addon would be looked for beside the bundle`);
   if (problems.length > 0) throw new Error(`build failed:\n  ${problems.join('\n  ')}`);
-  return { outfile, bytes, inputs: Object.keys(result.metafile.inputs).length };
+  return { outfile, bytes, inputs: Object.keys(result.metafile.inputs).length, metafile: result.metafile };
 }
 
 async function main() {
   // --outfile: tests build a copy; it must stay inside the package so node_modules resolves from it.
   // --sea: also the single executables (npm run build).
   // --if-stale: skip the executables when their inputs did not change since the last build (tests, bench).
-  const { values } = parseArgs({ options: { outfile: { type: 'string' }, sea: { type: 'boolean' }, 'if-stale': { type: 'boolean' } } });
-  const { outfile, bytes, inputs } = await bundle(values.outfile === undefined ? {} : { outfile: resolve(values.outfile) });
+  // --analyze: what the bundle is made of, biggest first: every byte of it is held in memory by a running ferry.
+  const { values } = parseArgs({ options: { outfile: { type: 'string' }, sea: { type: 'boolean' }, 'if-stale': { type: 'boolean' }, analyze: { type: 'boolean' } } });
+  const { outfile, bytes, inputs, metafile } = await bundle(values.outfile === undefined ? {} : { outfile: resolve(values.outfile) });
   console.error(`built ${relative(process.cwd(), outfile)} (${(bytes / 1024).toFixed(0)} KiB from ${inputs} files)`);
+  if (values.analyze) console.error(await analyzeMetafile(metafile));
   if (values.sea) await (await import('./build-sea.mjs')).buildExecutables({ ifStale: values['if-stale'] === true });
 }
 

@@ -1,14 +1,14 @@
 // The footprint phase of `npm run bench`: size of each single executable, exec-to-first-S3-reply time, idle and peak memory.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { copyFile, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MemorySampler, makeTempDir, readMemory, type ProcMemory } from './children.ts';
+import { MemorySampler, makeTempDir, readCpuMs, readMemory, type ProcMemory } from './children.ts';
 import { makeTarget, send } from './http-client.ts';
-import { median } from './load.ts';
+import { median, type DriveStats } from './load.ts';
 import type { Row } from './report.ts';
 import type { Credentials } from './sigv4.ts';
 import { LARGE_SIZE, SMALL_SIZE, createBucket, largeGet, largePut, smallGet, smallPut } from './workloads.ts';
@@ -65,7 +65,7 @@ async function install(arch: 'x64' | 'arm64', dir: string): Promise<void> {
 }
 
 /** Execs the copied binary (arm64 through qemu) with a clean environment and the addon cache in `dir`. */
-function exec(arch: 'x64' | 'arm64', dir: string, port: number, creds: Credentials): Running {
+function exec(arch: 'x64' | 'arm64', dir: string, port: number, creds: Credentials, extraEnv: Record<string, string> = {}): Running {
   const binary = join(dir, 'ferry');
   const [cmd, ...args] = arch === 'x64' ? [binary] : ['qemu-aarch64-static', binary];
   const child = spawn(cmd!, [...args, 'serve'], {
@@ -81,6 +81,7 @@ function exec(arch: 'x64' | 'arm64', dir: string, port: number, creds: Credentia
       FERRY_ROOT_SECRET_KEY: creds.secretAccessKey,
       FERRY_REGION: creds.region,
       ...(arch === 'arm64' ? { QEMU_LD_PREFIX } : {}),
+      ...extraEnv,
     },
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -98,11 +99,17 @@ function exec(arch: 'x64' | 'arm64', dir: string, port: number, creds: Credentia
 }
 
 /** Milliseconds from exec to the first 200 to a signed ListBuckets, polling every 2 ms. */
-async function timeToFirstReply(arch: 'x64' | 'arm64', dir: string, creds: Credentials, timeoutMs: number): Promise<{ ms: number; running: Running; port: number }> {
+async function timeToFirstReply(
+  arch: 'x64' | 'arm64',
+  dir: string,
+  creds: Credentials,
+  timeoutMs: number,
+  env: Record<string, string> = {},
+): Promise<{ ms: number; running: Running; port: number }> {
   const port = await freePort();
   const target = makeTarget(`ferry-${arch}`, port, creds);
   const t0 = performance.now();
-  const running = exec(arch, dir, port, creds);
+  const running = exec(arch, dir, port, creds, env);
   try {
     for (;;) {
       if (running.child.exitCode !== null) throw new Error(`ferry-linux-${arch} exited (${running.child.exitCode}) before answering`);
@@ -121,6 +128,59 @@ async function timeToFirstReply(arch: 'x64' | 'arm64', dir: string, creds: Crede
 
 async function present(file: string): Promise<boolean> {
   return stat(file).then(() => true, () => false);
+}
+
+export interface MemoryRun {
+  /** After start, a first request and a settle time. */
+  idle: ProcMemory;
+  /** After the load: its vmHwm is the peak. */
+  end: ProcMemory;
+  /** Highest RssAnon sampled every 50 ms during the load, in KiB. */
+  sampledRssAnon: number;
+  /** Throughput and server CPU (ms, all threads) of each part of the load. */
+  load: Record<'smallPut' | 'smallGet' | 'largePut' | 'largeGet', { stats: DriveStats; cpuMs: number }>;
+}
+
+/**
+ * One fresh start of `binary` (copied to a temp dir, first start unpacks the addon), its idle memory, then the main
+ * benchmark's load (4 KiB PUT/GET at c=16, then 64 MiB PUT/GET at c=4) and its peak. `env` adds variables (e.g.
+ * NODE_OPTIONS) to the clean environment.
+ */
+export async function memoryRun(binary: string, creds: Credentials, quick: boolean, env: Record<string, string> = {}): Promise<MemoryRun> {
+  const dir = await makeTempDir('ferry-footprint-mem-');
+  await copyFile(binary, join(dir, 'ferry'));
+  await chmod(join(dir, 'ferry'), 0o755);
+  await (await timeToFirstReply('x64', dir, creds, 30_000, env)).running.stop();
+  const { running, port } = await timeToFirstReply('x64', dir, creds, 30_000, env);
+  const target = makeTarget('ferry-x64', port, creds);
+  const sampler = new MemorySampler([running.pid], 50);
+  try {
+    await sleep(quick ? 1000 : 2000);
+    const idle = await readMemory(running.pid);
+    await createBucket(target, 'footprint');
+    const timed = async (run: () => Promise<DriveStats>) => {
+      const cpu0 = await readCpuMs(running.pid);
+      const stats = await run();
+      return { stats, cpuMs: (await readCpuMs(running.pid)) - cpu0 };
+    };
+    const small = Buffer.alloc(SMALL_SIZE, 1);
+    const smallPutRun = await timed(() => smallPut(target, 'footprint', 's', small, quick ? 1000 : 3000));
+    const smallGetRun = await timed(() => smallGet(target, 'footprint', 's', smallPutRun.stats.ops, quick ? 1000 : 3000));
+    const largePutRun = await timed(() => largePut(target, 'footprint', Buffer.alloc(LARGE_SIZE, 2), quick ? 1 : 2));
+    const largeGetRun = await timed(() => largeGet(target, 'footprint', quick ? 1 : 2));
+    await sampler.sample();
+    const end = await readMemory(running.pid);
+    return {
+      idle,
+      end,
+      sampledRssAnon: sampler.take(running.pid).rssAnon,
+      load: { smallPut: smallPutRun, smallGet: smallGetRun, largePut: largePutRun, largeGet: largeGetRun },
+    };
+  } finally {
+    sampler.stop();
+    target.agent.destroy();
+    await running.stop();
+  }
 }
 
 /** Rows for the footprint section, or none (with a printed note) when the binaries are not built. */
@@ -168,36 +228,22 @@ export async function runFootprintPhase(o: FootprintOptions): Promise<Row[]> {
     console.log('\nfootprint: arm64 start-up not measured, qemu-aarch64-static is missing');
   }
 
-  o.progress('footprint: x64 memory idle and under the benchmark load');
-  const { running, port } = await timeToFirstReply('x64', dir, o.creds, 30_000);
-  const target = makeTarget('ferry-x64', port, o.creds);
-  const sampler = new MemorySampler([running.pid], 50);
-  try {
-    await sleep(o.quick ? 1000 : 2000);
-    const idle: ProcMemory = await readMemory(running.pid);
-    // The main benchmark's load: 4 KiB PUT/GET at c=16, then 64 MiB PUT/GET at c=4.
-    await createBucket(target, 'footprint');
-    const small = Buffer.alloc(SMALL_SIZE, 1);
-    const put = await smallPut(target, 'footprint', 's', small, o.quick ? 1000 : 3000);
-    await smallGet(target, 'footprint', 's', put.ops, o.quick ? 1000 : 3000);
-    await largePut(target, 'footprint', Buffer.alloc(LARGE_SIZE, 2), o.quick ? 1 : 2);
-    await largeGet(target, 'footprint', o.quick ? 1 : 2);
-    await sampler.sample();
-    const end = await readMemory(running.pid);
-    const sampled = sampler.take(running.pid);
-    const mb = (kib: number) => (kib * 1024) / MB;
-    rows.push(
-      { section: SECTION, phase: 'x64 idle RssAnon', unit: 'MB', ferry: mb(idle.rssAnon), goal: { kind: 'at-most', value: 16 }, digits: 1 },
-      { section: SECTION, phase: 'x64 idle RssFile (runtime pages: shared, reclaimable)', unit: 'MB', ferry: mb(idle.rssFile), digits: 1 },
-      { section: SECTION, phase: 'x64 idle VmRSS', unit: 'MB', ferry: mb(idle.vmRss), digits: 1 },
-      { section: SECTION, phase: 'x64 peak VmHWM under the load', unit: 'MB', ferry: mb(end.vmHwm), goal: { kind: 'at-most', value: 120 }, digits: 1 },
-      { section: SECTION, phase: 'x64 peak RssAnon under the load, sampled', unit: 'MB', ferry: mb(sampled.rssAnon), digits: 1 },
-      { section: SECTION, phase: 'x64 RssFile after the load', unit: 'MB', ferry: mb(end.rssFile), digits: 1 },
-    );
-  } finally {
-    sampler.stop();
-    target.agent.destroy();
-    await running.stop();
+  const reps = o.quick ? 1 : 3;
+  const mem: MemoryRun[] = [];
+  for (let i = 0; i < reps; i++) {
+    o.progress(`footprint: x64 memory idle and under the benchmark load (${i + 1}/${reps})`);
+    mem.push(await memoryRun(join(ROOT, 'dist/ferry-linux-x64'), o.creds, o.quick));
   }
+  const mb = (kib: number) => (kib * 1024) / MB;
+  const med = (f: (r: MemoryRun) => number) => mb(median(mem.map(f)));
+  const of = reps > 1 ? `, median of ${reps}` : '';
+  rows.push(
+    { section: SECTION, phase: `x64 idle RssAnon${of}`, unit: 'MB', ferry: med((r) => r.idle.rssAnon), goal: { kind: 'at-most', value: 16 }, digits: 1 },
+    { section: SECTION, phase: 'x64 idle RssFile (runtime pages: shared, reclaimable)', unit: 'MB', ferry: med((r) => r.idle.rssFile), digits: 1 },
+    { section: SECTION, phase: 'x64 idle VmRSS', unit: 'MB', ferry: med((r) => r.idle.vmRss), digits: 1 },
+    { section: SECTION, phase: `x64 peak VmHWM under the load${of}`, unit: 'MB', ferry: med((r) => r.end.vmHwm), goal: { kind: 'at-most', value: 120 }, digits: 1 },
+    { section: SECTION, phase: 'x64 peak RssAnon under the load, sampled', unit: 'MB', ferry: med((r) => r.sampledRssAnon), digits: 1 },
+    { section: SECTION, phase: 'x64 RssFile after the load', unit: 'MB', ferry: med((r) => r.end.rssFile), digits: 1 },
+  );
   return rows;
 }

@@ -18,7 +18,7 @@ import { runReplicationPhase } from './replication.ts';
 import type { Credentials } from './sigv4.ts';
 import { LARGE_SIZE, SMALL_SIZE, createBucket, fillForList, largeGet, largePut, listAll, smallGet, smallPut, type ListRun } from './workloads.ts';
 
-const HELP = `usage: node bench/run.ts [--quick] [--json <file>] [--ferry-flags="<node flags>"] [--source | --plain-js | --ferry-entry <file>]
+const HELP = `usage: node bench/run.ts [--quick] [--json <file>] [--only main|footprint|replication] [--ferry-flags="<node flags>"] [--source | --plain-js | --ferry-entry <file>]
 
 Runs the same workload against ferry and a plain node:http server (the ceiling) and prints
 ferry's ratio to it. Exit 0 even when a target is missed; non-zero only on a crash.
@@ -26,6 +26,8 @@ By default ferry runs as \`npm start\` runs it (read from package.json): the bun
 started with the same Node flags.
   --quick        ~30 s smoke run (1 repetition, shorter phases, 1,000 keys to list)
   --json <file>  also write every figure (each repetition) as JSON
+  --only <phase> run one phase alone: main (ferry against the ceiling, ListObjectsV2, SDK), footprint
+                 (the single executables, as built by npm run build) or replication
   --ferry-flags  Node flags for the ferry process, instead of npm start's (with '=', as they start
                  with a dash; --ferry-flags= for none), e.g. --ferry-flags="--max-semi-space-size=2"
   --source       run ferry from src/main.ts (Node strips the types; its loader is in every memory figure)
@@ -166,6 +168,7 @@ function parseCommandLine() {
       options: {
         quick: { type: 'boolean' },
         json: { type: 'string' },
+        only: { type: 'string' },
         'ferry-flags': { type: 'string' },
         'ferry-entry': { type: 'string' },
         source: { type: 'boolean' },
@@ -192,6 +195,7 @@ async function main(): Promise<number> {
   const start = await readStartCommand(ROOT);
   const ferryFlags = values['ferry-flags'] === undefined ? start.nodeFlags : values['ferry-flags'].split(/\s+/).filter(Boolean);
   installCleanup();
+  if (values.only !== undefined && values.only !== 'main') return runOnly(values.only, values.quick === true, ferryFlags, values.json);
 
   const loadStart = loadavg();
   const creds: Credentials = { accessKeyId: 'FERRYBENCHACCESSKEY', secretAccessKey: randomBytes(24).toString('base64url'), region: 'us-east-1' };
@@ -280,18 +284,22 @@ async function main(): Promise<number> {
   const asStart = !values.source && !values['plain-js'] && values['ferry-entry'] === undefined && values['ferry-flags'] === undefined;
   console.log(`ferry ran as: node ${[...ferryFlags, shownEntry].join(' ')} serve${asStart ? ' (as npm start runs it)' : ''}; the baseline as plain JS (no type stripping)`);
   console.log(renderTable(rows));
+  const everything = values.only === undefined;
   // The single executables, if built (npm run build): sizes, start-up, memory of the binary itself.
-  const footprint = await runFootprintPhase({ quick: values.quick === true, creds, progress });
+  const footprint = everything ? await runFootprintPhase({ quick: values.quick === true, creds, progress }) : [];
   if (footprint.length > 0) console.log(renderTable(footprint));
   // Replication to a local upstream ferry next to a plain SDK copy of the same objects (target >= 0.8x).
-  progress('replication: edge ferry -> upstream ferry vs a plain SDK copy');
-  const replication = await runReplicationPhase({
-    smallCount: values.quick ? 100 : 400,
-    largeCount: values.quick ? 2 : 4,
-    reps: values.quick ? 1 : 2,
-    ferryArgs: [...ferryFlags, ferryEntry, 'serve'],
-  });
-  console.log(renderTable(replication));
+  let replication: Row[] = [];
+  if (everything) {
+    progress('replication: edge ferry -> upstream ferry vs a plain SDK copy');
+    replication = await runReplicationPhase({
+      smallCount: values.quick ? 100 : 400,
+      largeCount: values.quick ? 2 : 4,
+      reps: values.quick ? 1 : 2,
+      ferryArgs: [...ferryFlags, ferryEntry, 'serve'],
+    });
+    console.log(renderTable(replication));
+  }
   await removeTempDirs();
   if (idleJs) {
     const loader = kib(idle.ferry.rssAnon - idleJs.rssAnon).toFixed(1);
@@ -317,6 +325,30 @@ async function main(): Promise<number> {
       sdk,
     });
     console.log(`\nfigures written to ${values.json}`);
+  }
+  return 0;
+}
+
+/** `--only <phase>`: one phase against ferry as npm start runs it (the footprint phase runs the built binaries). */
+async function runOnly(only: string, quick: boolean, ferryFlags: string[], json: string | undefined): Promise<number> {
+  const creds: Credentials = { accessKeyId: 'FERRYBENCHACCESSKEY', secretAccessKey: randomBytes(24).toString('base64url'), region: 'us-east-1' };
+  let rows: Row[];
+  if (only === 'footprint') {
+    rows = await runFootprintPhase({ quick, creds, progress });
+  } else if (only === 'replication') {
+    const start = await readStartCommand(ROOT);
+    await runSteps(ROOT, start.steps);
+    rows = await runReplicationPhase({ smallCount: quick ? 100 : 400, largeCount: quick ? 2 : 4, reps: quick ? 1 : 2, ferryArgs: [...ferryFlags, join(ROOT, start.entry), 'serve'] });
+  } else {
+    console.error(`--only ${only}: expected main, footprint or replication\n\n${HELP}`);
+    return 2;
+  }
+  await removeTempDirs();
+  console.log(`ferry benchmark, ${only} phase only (${quick ? 'quick' : 'full'}), ${new Date().toISOString()}, ${cpus().length} CPUs, load average at the end ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  if (rows.length > 0) console.log(renderTable(rows));
+  if (json !== undefined) {
+    await writeJson(json, { generated: new Date().toISOString(), node: process.version, only, mode: quick ? 'quick' : 'full', rows: rows.map((r) => ({ ...r, ratio: ratioOf(r), verdict: verdictOf(r) })) });
+    console.log(`\nfigures written to ${json}`);
   }
   return 0;
 }

@@ -8,14 +8,16 @@ const { cacheDirCandidates } = require('./config/cache-dir.ts') as typeof import
 
 /** The SEA asset name build.mjs gives the addon of the binary's architecture. */
 const ADDON_ASSET = 'classic-level.node';
+/** The addon's SHA-256 (hex), computed by build-sea.mjs: a start need not read and hash the addon asset itself. */
+const HASH_ASSET = 'classic-level.node.sha256';
 
 /**
  * A SEA's require loads built-in modules only, and dlopen needs a real file: write the asset once per content
- * hash (temp name + rename, so a concurrent start never loads half a file), then load that file.
+ * hash (temp name + rename, so a concurrent start never loads half a file), then load that file. Once the file
+ * is there, the asset's pages are never touched: 0.45 MB less idle RssFile, and no 0.5 MB copies to collect.
  */
 function loadFromAsset(): unknown {
-  const bytes = Buffer.from(sea.getAsset(ADDON_ASSET));
-  const hash = createHash('sha256').update(bytes).digest('hex');
+  const hash = sea.getAsset(HASH_ASSET, 'utf8').trim();
   const failures: string[] = [];
   for (const dir of cacheDirCandidates()) {
     const file = path.join(dir, `classic-level-${hash.slice(0, 16)}.node`);
@@ -24,7 +26,8 @@ function loadFromAsset(): unknown {
       checkPrivate(dir);
       if (!sameContent(file, hash)) {
         const tmp = `${file}.${process.pid}.tmp`;
-        fs.writeFileSync(tmp, bytes, { mode: 0o700 });
+        // getRawAsset: a view of the executable's own bytes, not a copy.
+        fs.writeFileSync(tmp, new Uint8Array(sea.getRawAsset(ADDON_ASSET)), { mode: 0o700 });
         fs.renameSync(tmp, file);
       }
       const mod = { exports: {} };
@@ -51,11 +54,19 @@ function checkPrivate(dir: string): void {
   }
 }
 
+/** Hashed through one small buffer: reading the whole file at once would leave a 0.5 MB copy to collect. */
 function sameContent(file: string, hash: string): boolean {
+  let fd: number | undefined;
   try {
-    return createHash('sha256').update(fs.readFileSync(file)).digest('hex') === hash;
+    fd = fs.openSync(file, 'r');
+    const digest = createHash('sha256');
+    const chunk = Buffer.allocUnsafe(64 * 1024);
+    for (let n = fs.readSync(fd, chunk); n > 0; n = fs.readSync(fd, chunk)) digest.update(chunk.subarray(0, n));
+    return digest.digest('hex') === hash;
   } catch {
     return false;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
 }
 

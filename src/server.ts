@@ -2,6 +2,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from './config/index.ts';
+import { IdleGc } from './idle-gc.ts';
 import { createApp } from './s3/app.ts';
 import { onClientError, requestListener } from './s3/node-http.ts';
 import { Replication } from './replication/manager.ts';
@@ -39,6 +40,12 @@ export async function startServer(config: Config, log: (line: string) => void = 
   server.on('checkContinue', (req, res) => server.emit('request', req, res));
   // Unparseable requests get S3's XML error instead of Node's bare 431/400 (src/s3/node-http.ts).
   server.on('clientError', onClientError);
+  const idle = new IdleGc();
+  const idleEnd = (): void => idle.end();
+  server.on('request', (_req, res) => {
+    idle.begin();
+    res.on('close', idleEnd);
+  });
 
   try {
     await new Promise<void>((resolve, reject) => {
@@ -49,6 +56,7 @@ export async function startServer(config: Config, log: (line: string) => void = 
       });
     });
   } catch (err) {
+    idle.stop();
     await replication.stop();
     await store.close();
     throw err;
@@ -67,6 +75,7 @@ export async function startServer(config: Config, log: (line: string) => void = 
         const timer = setTimeout(() => server.closeAllConnections(), graceMs);
         await done;
         clearTimeout(timer);
+        idle.stop();
         await replication.stop();
         await store.close();
       })();
