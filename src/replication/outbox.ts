@@ -117,7 +117,8 @@ export class Outbox {
    * Under the key's lock, before the mutation is built: reads what its commit step needs. Without targets there
    * is nothing to read, but the step still runs: a target added meanwhile must get the change.
    */
-  async #prepare(bucket: string, key: string): Promise<CommitHook> {
+  /** At once, without reads, when no live target covers the key (its hook still sees a target added meanwhile). */
+  #prepare(bucket: string, key: string): Promise<CommitHook> | CommitHook {
     const live: TargetRecord[] = [];
     const archive: TargetRecord[] = [];
     for (const target of this.#byId.values()) {
@@ -126,6 +127,10 @@ export class Outbox {
       if (target.mode === 'archive') archive.push(target);
     }
     if (live.length === 0) return this.#recordFresh;
+    return this.#prepareLive(key, live, archive);
+  }
+
+  async #prepareLive(key: string, live: TargetRecord[], archive: TargetRecord[]): Promise<CommitHook> {
     const [states, held] = await Promise.all([
       Promise.all(live.map(async (t) => [t.id, await this.#keyState(t, key)] as const)),
       Promise.all(archive.map(async (t) => ({ target: t, record: await this.queueOf(t.id).retained.get(key) }))),

@@ -134,7 +134,7 @@ export class StoreCore {
    * built (the outbox reads its per-key state there), it returns the synchronous step that puts the outbox entry
    * in the mutation's own atomic batch.
    */
-  prepareCommit: ((bucket: string, key: string) => Promise<CommitHook | undefined>) | undefined;
+  prepareCommit: ((bucket: string, key: string) => Promise<CommitHook | undefined> | CommitHook | undefined) | undefined;
   /** Replication hook: adds to DeleteBucket's batch (the bucket's targets start draining); returns what to run once durable. */
   beforeDeleteBucket: ((bucket: string, ops: Op[]) => () => void) | undefined;
   /** Called once a commit carrying a change is durable: wakes the replication worker. */
@@ -309,7 +309,9 @@ export class StoreCore {
     try {
       return await this.keyLocks.with(`${bucket}/${key}`, async () => {
         this.requireBucket(bucket);
-        const [current, hook] = await Promise.all([this.readRecord(bucket, key), this.prepareCommit?.(bucket, key)]);
+        // A hook ready at once (no target has state to read for the key) needs no await: the common case stays one read.
+        const preparing = this.prepareCommit?.(bucket, key);
+        const [current, hook] = preparing instanceof Promise ? await Promise.all([this.readRecord(bucket, key), preparing]) : [await this.readRecord(bucket, key), preparing];
         const mutation = build(current);
         if (mutation.ops.length > 0) {
           const undo = mutation.change !== undefined ? hook?.(mutation, current) : undefined;
