@@ -251,3 +251,16 @@ export function expectContinue(port: number, head: string, body: Buffer | string
     sock.on('connect', () => sock.write(head));
   });
 }
+
+/** The raw protocol suites' fixture: `bucket` with one object, `existing` = "hello". */
+export async function seedBucket(port: number, bucket: string): Promise<void> {
+  assert.equal((await send(port, { method: 'PUT', path: `/${bucket}` })).status, 200);
+  assert.equal((await send(port, { method: 'PUT', path: `/${bucket}/existing`, body: 'hello' })).status, 200);
+}
+
+/** The server still serves after whatever a test threw at it: a plain GET of the seeded object. */
+export async function assertHealthy(port: number, bucket: string): Promise<void> {
+  const res = await send(port, { method: 'GET', path: `/${bucket}/existing` });
+  assert.equal(res.status, 200, res.text);
+  assert.equal(res.text, 'hello');
+}

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { maxHeaderSize } from 'node:http';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { startFerry, type TestServer } from '../helpers/server.ts';
-import { assertAbsent, requestHead, send, socketExchange } from '../helpers/protocol.ts';
+import { assertAbsent, assertHealthy, requestHead, seedBucket, send, socketExchange } from '../helpers/protocol.ts';
 
 let srv: TestServer;
 let s3: S3Client;
@@ -13,16 +13,11 @@ const B = 'proto-headers';
 before(async () => {
   srv = await startFerry();
   s3 = srv.client();
-  assert.equal((await send(srv.port, { method: 'PUT', path: `/${B}` })).status, 200);
-  assert.equal((await send(srv.port, { method: 'PUT', path: `/${B}/existing`, body: 'hello' })).status, 200);
+  await seedBucket(srv.port, B);
 });
 after(async () => srv.stop());
 
-async function healthy(): Promise<void> {
-  const res = await send(srv.port, { method: 'GET', path: `/${B}/existing` });
-  assert.equal(res.status, 200, res.text);
-  assert.equal(res.text, 'hello');
-}
+const healthy = (): Promise<void> => assertHealthy(srv.port, B);
 
 interface Parsed {
   status: number;

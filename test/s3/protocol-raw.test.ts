@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { startFerry, type TestServer } from '../helpers/server.ts';
 import { rawRequest, sha256Hex } from '../helpers/raw.ts';
 import {
-  assertAbsent, assertDataFilesUnchanged, assertS3Error, dataFiles, filesUnder, frameChunk, listKeys, requestHead, send,
-  signHeaders, signedChunks, signingOf, socketExchange,
+  assertAbsent, assertDataFilesUnchanged, assertHealthy, assertS3Error, dataFiles, filesUnder, frameChunk, listKeys,
+  requestHead, seedBucket, send, signHeaders, signedChunks, signingOf, socketExchange,
 } from '../helpers/protocol.ts';
 
 let srv: TestServer;
@@ -13,16 +13,11 @@ const B = 'proto-raw';
 
 before(async () => {
   srv = await startFerry();
-  assert.equal((await send(srv.port, { method: 'PUT', path: `/${B}` })).status, 200);
-  assert.equal((await send(srv.port, { method: 'PUT', path: `/${B}/existing`, body: 'hello' })).status, 200);
+  await seedBucket(srv.port, B);
 });
 after(async () => srv.stop());
 
-async function healthy(): Promise<void> {
-  const res = await send(srv.port, { method: 'GET', path: `/${B}/existing` });
-  assert.equal(res.status, 200, res.text);
-  assert.equal(res.text, 'hello');
-}
+const healthy = (): Promise<void> => assertHealthy(srv.port, B);
 
 describe('header and name limits', () => {
   it('20 KB of request headers get 400 RequestHeaderSectionTooLarge and the server keeps serving', async () => {
