@@ -9,10 +9,11 @@ import { formatWindow, publicTarget, targetFromInput } from './targets.ts';
 import { connectUpstream } from './upstream.ts';
 import type { Upstream } from './upstream.ts';
 import { TargetWorker } from './worker.ts';
-import type { LinkState, WorkerOptions } from './worker.ts';
+import type { WorkerOptions, WorkerState } from './worker.ts';
 
 /** One target's line of `ferry replication status`: the admin API's answer, and what the CLI and tests read. */
-export interface TargetStatus {
+/** A target's queue figures and its worker's state (link, window, last success and error, parts uploaded). */
+export interface TargetStatus extends WorkerState {
   target: PublicTarget;
   window?: string;
   depth: number;
@@ -20,13 +21,10 @@ export interface TargetStatus {
   /** Age of the oldest pending change (ms), 0 when the queue is empty. */
   lagMs: number;
   failed: number;
-  link: LinkState;
-  windowOpen: boolean;
-  lastSuccess?: number;
-  lastError?: string;
-  lastErrorAt?: number;
-  partsUploaded: number;
 }
+
+/** What status says for a target whose worker has not started. */
+const NO_WORKER: WorkerState = { link: 'unknown', windowOpen: true, partsUploaded: 0 };
 
 export class Replication {
   readonly #log: (line: string) => void;
@@ -145,21 +143,15 @@ export class Replication {
     for (const target of this.select(bucket, id)) {
       const record = outbox.target(target.id)!;
       const stats = await outbox.stats(record);
-      const state = this.#workers.get(target.id)?.state;
       const status: TargetStatus = {
+        ...(this.#workers.get(target.id)?.state ?? NO_WORKER),
         target,
         depth: stats.depth,
         bytesPending: stats.bytes,
         lagMs: stats.oldestAt === undefined ? 0 : Date.now() - stats.oldestAt,
         failed: stats.failed,
-        link: state?.link ?? 'unknown',
-        windowOpen: state?.windowOpen ?? true,
-        partsUploaded: state?.partsUploaded ?? 0,
       };
       if (record.window !== undefined) status.window = formatWindow(record.window);
-      if (state?.lastSuccess !== undefined) status.lastSuccess = state.lastSuccess;
-      if (state?.lastError !== undefined) status.lastError = state.lastError;
-      if (state?.lastErrorAt !== undefined) status.lastErrorAt = state.lastErrorAt;
       out.push(status);
     }
     return out;
