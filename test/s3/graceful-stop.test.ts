@@ -60,13 +60,19 @@ function slowPut(endpoint: string, key: string, body: Buffer): { feed: PassThrou
   return { feed, result };
 }
 
-test('an upload in flight at SIGTERM completes and is readable after restart; new connections are refused while draining; exit 0', { timeout: 60_000 }, async () => {
+/** A ferry child on a fresh data dir with the bucket `drain`. */
+async function startWithBucket(): Promise<{ dataDir: string; f: Awaited<ReturnType<typeof start>> }> {
   const dataDir = await tempDir('ferry-drain-');
   dirs.push(dataDir);
   const f = await start(dataDir);
   const s3 = makeClient(f.endpoint);
   await s3.send(new CreateBucketCommand({ Bucket: 'drain' }));
   s3.destroy();
+  return { dataDir, f };
+}
+
+test('an upload in flight at SIGTERM completes and is readable after restart; new connections are refused while draining; exit 0', { timeout: 60_000 }, async () => {
+  const { dataDir, f } = await startWithBucket();
 
   const body = randomBytes(4 * 1024 * 1024);
   const put = slowPut(f.endpoint, 'in-flight', body);
@@ -94,12 +100,7 @@ test('an upload in flight at SIGTERM completes and is readable after restart; ne
 });
 
 test('an upload stalled past the stop deadline is cut, cleanly absent after restart, and ferry still exits 0', { timeout: 60_000 }, async () => {
-  const dataDir = await tempDir('ferry-drain-');
-  dirs.push(dataDir);
-  const f = await start(dataDir);
-  const s3 = makeClient(f.endpoint);
-  await s3.send(new CreateBucketCommand({ Bucket: 'drain' }));
-  s3.destroy();
+  const { dataDir, f } = await startWithBucket();
 
   const put = slowPut(f.endpoint, 'stalled', randomBytes(4 * 1024 * 1024));
   await uploadReachedDisk(dataDir);
