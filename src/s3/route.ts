@@ -5,7 +5,7 @@ import { S3Error } from './errors.ts';
 export type Operation =
   | 'ListBuckets'
   | 'CreateBucket' | 'HeadBucket' | 'DeleteBucket' | 'GetBucketLocation' | 'GetBucketVersioning'
-  | 'ListObjects' | 'ListObjectsV2' | 'ListMultipartUploads' | 'DeleteObjects'
+  | 'ListObjects' | 'ListObjectsV2' | 'ListObjectVersions' | 'ListMultipartUploads' | 'DeleteObjects'
   | 'PutObject' | 'CopyObject' | 'GetObject' | 'HeadObject' | 'DeleteObject'
   | 'GetObjectTagging' | 'PutObjectTagging' | 'DeleteObjectTagging'
   | 'CreateMultipartUpload' | 'UploadPart' | 'UploadPartCopy' | 'CompleteMultipartUpload'
@@ -77,6 +77,7 @@ const BUCKET: Rule[] = [
   ['GET', ['location'], 'GetBucketLocation'],
   ['GET', ['versioning'], 'GetBucketVersioning'],
   ['GET', ['uploads'], 'ListMultipartUploads'],
+  ['GET', ['versions'], 'ListObjectVersions'],
   ['GET', ['list-type'], 'ListObjectsV2'],
   ['GET', [], 'ListObjects'],
   ['PUT', [], 'CreateBucket'],

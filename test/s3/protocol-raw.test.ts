@@ -141,7 +141,7 @@ describe('methods and subresources', () => {
 
   it('unimplemented subresources are 501 NotImplemented and change nothing', async () => {
     const before = await dataFiles(srv.dataDir);
-    assertS3Error(await send(srv.port, { method: 'GET', path: `/${B}?versions` }), 501, 'NotImplemented');
+    assertS3Error(await send(srv.port, { method: 'PUT', path: `/${B}?versions`, body: '' }), 501, 'NotImplemented');
     assertS3Error(await send(srv.port, { method: 'PUT', path: `/${B}/existing?retention`, body: '<Retention/>' }), 501, 'NotImplemented');
     assertS3Error(await send(srv.port, { method: 'PUT', path: `/${B}/sub?legal-hold`, body: 'x' }), 501, 'NotImplemented');
     assertS3Error(await send(srv.port, { method: 'PUT', path: `/${B}?policy`, body: '{}' }), 501, 'NotImplemented');

@@ -30,7 +30,8 @@ export const DeleteObjects: Handler = async (ctx) => {
   await ctx.store.headBucket(bucket);
 
   // Results keep the request's order; deletes run a few at a time so the store's group commit shares fsyncs.
-  const results: Array<{ Key: string } | { Key: string; Code: string; Message: string }> = new Array(entries.length);
+  // Each entry echoes the version id it named, as S3 does ("null" is the only one there is).
+  const results: Array<{ Key: string; VersionId?: string } | { Key: string; VersionId?: string; Code: string; Message: string }> = new Array(entries.length);
   let next = 0;
   const worker = async (): Promise<void> => {
     for (let i = next++; i < entries.length; i = next++) {
@@ -39,11 +40,11 @@ export const DeleteObjects: Handler = async (ctx) => {
         if (Buffer.byteLength(key) > 1024) throw new S3Error('KeyTooLongError');
         checkVersionId(version);
         await ctx.store.deleteObject(bucket, key);
-        results[i] = { Key: key };
+        results[i] = { Key: key, VersionId: version };
       } catch (err) {
         const e = isS3Error(err) ? err : new S3Error('InternalError', { cause: err });
         if (e.code === 'InternalError') throw e;
-        results[i] = { Key: key, Code: e.code, Message: e.message };
+        results[i] = { Key: key, VersionId: version, Code: e.code, Message: e.message };
       }
     }
   };

@@ -113,3 +113,64 @@ export const ListObjectsV2: Handler = async (ctx) => {
     }),
   };
 };
+
+/**
+ * ListObjectVersions. Buckets are unversioned, so every object has exactly one version, "null", and it is the
+ * latest; there are no delete markers. Tools that empty a bucket (s3-tests, `aws s3 rb --force`, boto3's
+ * bucket.object_versions.delete()) list versions even where versioning was never on.
+ * https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html
+ */
+export const ListObjectVersions: Handler = async (ctx) => {
+  const bucket = bucketOf(ctx);
+  const enc = encoderFor(ctx);
+  const maxKeys = maxParam(ctx, 'max-keys');
+  const prefix = optional(ctx, 'prefix');
+  const delimiter = optional(ctx, 'delimiter');
+  const keyMarker = optional(ctx, 'key-marker');
+  const versionIdMarker = optional(ctx, 'version-id-marker');
+  if (versionIdMarker !== undefined) {
+    if (keyMarker === undefined) {
+      throw new S3Error('InvalidArgument', { message: 'A version-id marker cannot be specified without a key marker.', detail: { ArgumentName: 'version-id-marker', ArgumentValue: versionIdMarker } });
+    }
+    if (versionIdMarker !== 'null') {
+      throw new S3Error('InvalidArgument', { message: 'Invalid version id specified', detail: { ArgumentName: 'version-id-marker', ArgumentValue: versionIdMarker } });
+    }
+  }
+  // A key's only version is "null": whether or not the marker names it, the listing resumes after the key.
+  const page = await ctx.store.listObjects(bucket, {
+    maxKeys,
+    ...(prefix !== undefined ? { prefix } : {}),
+    ...(delimiter !== undefined ? { delimiter } : {}),
+    ...(keyMarker !== undefined ? { after: keyMarker } : {}),
+  });
+  const last = page.lastReturned;
+  // The next version marker belongs to an object; a page that ends on a common prefix has only a key marker.
+  const endsOnObject = last !== undefined && page.objects.at(-1)?.key === last;
+  return {
+    xml: renderXml('ListVersionsResult', {
+      Name: bucket,
+      Prefix: enc(prefix) ?? '',
+      KeyMarker: enc(keyMarker) ?? '',
+      VersionIdMarker: versionIdMarker ?? '',
+      NextKeyMarker: page.isTruncated ? enc(last) : undefined,
+      NextVersionIdMarker: page.isTruncated && endsOnObject ? 'null' : undefined,
+      MaxKeys: maxKeys,
+      Delimiter: enc(delimiter),
+      IsTruncated: page.isTruncated,
+      EncodingType: ctx.query.get('encoding-type') ?? undefined,
+      Version: page.objects.map((o) => ({
+        Key: enc(o.key),
+        VersionId: 'null',
+        IsLatest: true,
+        LastModified: isoDate(o.lastModified),
+        ETag: quoteEtag(o.etag),
+        ChecksumAlgorithm: o.checksum?.algorithm,
+        ChecksumType: o.checksum?.type,
+        Size: o.size,
+        Owner: owner(ctx),
+        StorageClass: 'STANDARD',
+      })),
+      CommonPrefixes: page.commonPrefixes.map((p) => ({ Prefix: enc(p) })),
+    }),
+  };
+};

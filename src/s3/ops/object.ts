@@ -156,9 +156,11 @@ export const HeadObject: Handler = async (ctx) => {
 };
 
 export const DeleteObject: Handler = async (ctx) => {
-  checkVersionId(ctx.query.get('versionId'));
+  const version = ctx.query.get('versionId');
+  checkVersionId(version);
   await ctx.store.deleteObject(bucketOf(ctx), keyOf(ctx));
-  return { status: 204 };
+  // Deleting a named version answers its id; deleting "the object" of an unversioned bucket answers none.
+  return { status: 204, ...(version === 'null' ? { headers: { 'x-amz-version-id': 'null' } } : {}) };
 };
 
 const TAGGING_LIMIT = 64 * 1024;
