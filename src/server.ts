@@ -33,7 +33,9 @@ export async function startServer(config: Config, log: (line: string) => void = 
   // Large uploads over slow links outlive Node's default 300 s request timeout; stalled sockets are cut by the idle timeout.
   server.requestTimeout = 0;
   server.headersTimeout = 60_000;
-  server.keepAliveTimeout = 5_000;
+  // Clients keep idle connections far longer than Node's 5 s (AWS SDKs and Go: 60-90 s) and reuse one just as the
+  // server closes it: ECONNRESET, which a client without retries reports. Idle sockets cost a few KB each.
+  server.keepAliveTimeout = 65_000;
   server.setTimeout(120_000);
   // Without a listener Node answers Expect: 100-continue before the app sees the request; the app sends it once a
   // handler starts reading the body, so a request refused from its headers is not sent its body (src/s3/app.ts).

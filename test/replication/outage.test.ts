@@ -172,8 +172,7 @@ test('an upstream answering 503 SlowDown is retried with growing back-off, then 
 
   slow = false;
   await waitFor('the queue to drain', async () => (await statusOf(edge.endpoint, 'patient'))[0]!.depth === 0, 30_000);
-  // A fresh client: `u` last spoke ~5 s ago, when the server's keep-alive timeout (5 s) may be closing its socket,
-  // and test clients make one attempt only (a reused socket closing under the request is ECONNRESET).
+  // A fresh client: `u` has been idle while the queue drained, and test clients make one attempt only.
   assert.equal((await snapshot(upstream.client(), 'busy', 'later'))?.body.toString(), 'eventually');
 });
 
