@@ -14,6 +14,7 @@ export type Operation =
   | 'GetBucketAcl' | 'PutBucketAcl' | 'GetObjectAcl' | 'PutObjectAcl'
   | 'GetBucketPolicy' | 'GetBucketPolicyStatus' | 'GetBucketCors' | 'GetBucketLifecycleConfiguration' | 'GetBucketEncryption'
   | 'GetBucketTagging' | 'GetBucketWebsite' | 'GetObjectLockConfiguration' | 'GetBucketReplication' | 'GetPublicAccessBlock'
+  | 'GetObjectRetention' | 'PutObjectRetention' | 'GetObjectLegalHold' | 'PutObjectLegalHold'
   | 'GetBucketOwnershipControls' | 'GetBucketLogging' | 'GetBucketNotificationConfiguration'
   | 'GetBucketAccelerateConfiguration' | 'GetBucketRequestPayment'
   | 'DeleteBucketPolicy' | 'DeleteBucketCors' | 'DeleteBucketLifecycle' | 'DeleteBucketEncryption' | 'DeleteBucketTagging'
@@ -90,6 +91,10 @@ const OBJECT: Rule[] = [
   ['GET', ['acl'], 'GetObjectAcl'],
   ['PUT', ['acl'], 'PutObjectAcl'],
   ['GET', ['tagging'], 'GetObjectTagging'],
+  ['GET', ['retention'], 'GetObjectRetention'],
+  ['PUT', ['retention'], 'PutObjectRetention'],
+  ['GET', ['legal-hold'], 'GetObjectLegalHold'],
+  ['PUT', ['legal-hold'], 'PutObjectLegalHold'],
   ['GET', ['uploadId'], 'ListParts'],
   ['GET', [], 'GetObject'],
   ['HEAD', [], 'HeadObject'],

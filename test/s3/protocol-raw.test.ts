@@ -139,11 +139,13 @@ describe('methods and subresources', () => {
     await assertDataFilesUnchanged(srv.dataDir, before);
   });
 
-  it('unimplemented subresources are 501 NotImplemented and change nothing', async () => {
+  it('unimplemented subresources are 501 NotImplemented, object-lock calls 400, and nothing changes', async () => {
     const before = await dataFiles(srv.dataDir);
     assertS3Error(await send(srv.port, { method: 'PUT', path: `/${B}?versions`, body: '' }), 501, 'NotImplemented');
-    assertS3Error(await send(srv.port, { method: 'PUT', path: `/${B}/existing?retention`, body: '<Retention/>' }), 501, 'NotImplemented');
-    assertS3Error(await send(srv.port, { method: 'PUT', path: `/${B}/sub?legal-hold`, body: 'x' }), 501, 'NotImplemented');
+    // Retention and legal holds: what AWS answers on a bucket without Object Lock, which every ferry bucket is.
+    assertS3Error(await send(srv.port, { method: 'PUT', path: `/${B}/existing?retention`, body: '<Retention/>' }), 400, 'InvalidRequest');
+    assertS3Error(await send(srv.port, { method: 'PUT', path: `/${B}/sub?legal-hold`, body: 'x' }), 400, 'InvalidRequest');
+    assertS3Error(await send(srv.port, { method: 'DELETE', path: `/${B}/sub?legal-hold` }), 501, 'NotImplemented');
     assertS3Error(await send(srv.port, { method: 'PUT', path: `/${B}?policy`, body: '{}' }), 501, 'NotImplemented');
     assertS3Error(await send(srv.port, { method: 'DELETE', path: `/${B}?logging` }), 501, 'NotImplemented');
     await assertAbsent(srv.port, B, 'sub');

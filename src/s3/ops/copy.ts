@@ -9,6 +9,7 @@ import { S3Error } from '../errors.ts';
 import { checkCopySourceConditions, copySourceConditionsFrom, parseCopySourceRange, quoteEtag, writeConditionFrom } from '../conditions.ts';
 import { createHasher, parseChecksumAlgorithm } from '../checksums.ts';
 import { isoDate, objectMetaFrom, tagsFromHeader } from '../meta.ts';
+import { changesStorageClass, refuseUnsupportedWriteOptions } from '../write-options.ts';
 import { renderXml } from '../xml.ts';
 import { checkPartNumber } from './multipart.ts';
 
@@ -98,11 +99,12 @@ export const CopyObject: Handler = async (ctx) => {
   const algorithm = requested === undefined ? undefined : parseChecksumAlgorithm(requested);
   if (requested !== undefined && !algorithm) throw new S3Error('InvalidArgument', { message: 'Invalid x-amz-checksum-algorithm' });
   const condition = writeConditionFrom(ctx.header);
+  refuseUnsupportedWriteOptions(ctx.header);
   const { source, reader } = await openSource(ctx);
   let body: IncomingBody | undefined;
   try {
     const src = reader.info;
-    if (source.bucket === bucket && source.key === key && metaDirective === 'COPY' && tagDirective === 'COPY' && !algorithm) {
+    if (source.bucket === bucket && source.key === key && metaDirective === 'COPY' && tagDirective === 'COPY' && !algorithm && !changesStorageClass(ctx.header)) {
       throw new S3Error('InvalidRequest', {
         message: "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
       });

@@ -13,7 +13,7 @@ import {
   GetBucketAcl, GetBucketCors, GetBucketEncryption, GetBucketLifecycleConfiguration, GetBucketLogging,
   GetBucketNotificationConfiguration, GetBucketOwnershipControls, GetBucketPolicy, GetBucketPolicyStatus, GetBucketReplication,
   GetBucketRequestPayment, GetBucketTagging, GetBucketWebsite, GetObjectAcl, GetObjectLockConfiguration, GetPublicAccessBlock,
-  PutBucketAcl, PutObjectAcl,
+  GetObjectLegalHold, GetObjectRetention, PutBucketAcl, PutObjectAcl, PutObjectLegalHold, PutObjectRetention,
 } from './subresources.ts';
 
 export const HANDLERS: Record<Operation, Handler> = {
@@ -25,6 +25,7 @@ export const HANDLERS: Record<Operation, Handler> = {
   GetBucketAcl, PutBucketAcl, GetObjectAcl, PutObjectAcl,
   GetBucketPolicy, GetBucketPolicyStatus, GetBucketCors, GetBucketLifecycleConfiguration, GetBucketEncryption,
   GetBucketTagging, GetBucketWebsite, GetObjectLockConfiguration, GetBucketReplication, GetPublicAccessBlock,
+  GetObjectRetention, PutObjectRetention, GetObjectLegalHold, PutObjectLegalHold,
   GetBucketOwnershipControls, GetBucketLogging, GetBucketNotificationConfiguration,
   GetBucketAccelerateConfiguration, GetBucketRequestPayment,
   DeleteBucketPolicy, DeleteBucketCors, DeleteBucketLifecycle, DeleteBucketEncryption, DeleteBucketTagging,

@@ -9,6 +9,7 @@ import { quoteEtag, writeConditionFrom } from '../conditions.ts';
 import { checksumHeaderName, combineFullObjectChecksum, compositeChecksum, parseChecksumAlgorithm, supportsFullObject } from '../checksums.ts';
 import { ingestBody, readSmallBody } from '../ingest.ts';
 import { isoDate, objectMetaFrom } from '../meta.ts';
+import { refuseUnsupportedWriteOptions } from '../write-options.ts';
 import { parseXml, renderXml } from '../xml.ts';
 import { encoderFor, maxParam } from './list.ts';
 import { owner } from './owner.ts';
@@ -37,6 +38,7 @@ function uploadIdOf(ctx: S3Context): string {
 export const CreateMultipartUpload: Handler = async (ctx) => {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
+  refuseUnsupportedWriteOptions(ctx.header);
   const meta = objectMetaFrom(ctx.header, ctx.headers);
   const rawAlg = ctx.header('x-amz-checksum-algorithm');
   const algorithm = rawAlg === undefined ? undefined : parseChecksumAlgorithm(rawAlg);

@@ -7,6 +7,7 @@ import { checkReadConditions, parseRange, quoteEtag, readConditionsFrom, writeCo
 import { checksumHeaderName } from '../checksums.ts';
 import { ingestBody, readSmallBody } from '../ingest.ts';
 import { objectHeaders, objectMetaFrom, validateTags } from '../meta.ts';
+import { refuseUnsupportedWriteOptions } from '../write-options.ts';
 import { parseXml, renderXml } from '../xml.ts';
 
 export function checksumMode(ctx: S3Context): boolean {
@@ -26,6 +27,7 @@ export function writeHeaders(info: { etag: string; checksum?: { algorithm: Param
 export const PutObject: Handler = async (ctx) => {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
+  refuseUnsupportedWriteOptions(ctx.header);
   const meta = objectMetaFrom(ctx.header, ctx.headers);
   const condition = writeConditionFrom(ctx.header);
   const body = ingestBody(ctx.auth, ctx.headers, ctx.incoming, { maxSize: ctx.config.maxObjectSize, requireContentLength: true });

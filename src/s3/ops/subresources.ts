@@ -54,6 +54,19 @@ export const GetBucketReplication = notConfigured('ReplicationConfigurationNotFo
 export const GetPublicAccessBlock = notConfigured('NoSuchPublicAccessBlockConfiguration');
 export const GetBucketOwnershipControls = notConfigured('OwnershipControlsNotFoundError');
 
+/**
+ * Retention and legal holds exist only in buckets created with Object Lock, which ferry refuses to create: AWS
+ * answers these four calls on any other bucket with this InvalidRequest (versitygw and MinIO match it).
+ */
+const noObjectLock: Handler = async (ctx) => {
+  await ctx.store.headBucket(bucketOf(ctx));
+  throw new S3Error('InvalidRequest', { message: 'Bucket is missing Object Lock Configuration' });
+};
+export const GetObjectRetention = noObjectLock;
+export const PutObjectRetention = noObjectLock;
+export const GetObjectLegalHold = noObjectLock;
+export const PutObjectLegalHold = noObjectLock;
+
 // An empty BucketLoggingStatus means logging is off: https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketLogging.html
 export const GetBucketLogging = defaultDocument('BucketLoggingStatus');
 // No notification configured: an empty NotificationConfiguration (API_GetBucketNotificationConfiguration.html).
