@@ -16,7 +16,8 @@ Environment:
   FERRY_ROOT_ACCESS_KEY / FERRY_ROOT_SECRET_KEY  root credentials (generated into the data dir when unset)
   FERRY_REGION            region the endpoint answers for (default ${DEFAULTS.region})
   FERRY_DOMAIN            base domain for virtual-host-style requests (bucket.<domain>)
-  FERRY_STALE_UPLOAD_HOURS  abort incomplete multipart uploads older than this at startup (default ${DEFAULTS.staleUploadAgeHours})`,
+  FERRY_STALE_UPLOAD_HOURS  abort incomplete multipart uploads older than this at startup (default ${DEFAULTS.staleUploadAgeHours})
+  FERRY_MIN_FREE_MB       MiB of disk that uploads leave free for metadata and deletes (default ${DEFAULTS.minFreeMiB}; 0: off)`,
     )
     .action(async (opts: { dataDir?: string; address?: string }) => {
       try {

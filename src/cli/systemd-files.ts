@@ -118,6 +118,10 @@ FERRY_REGION=${DEFAULTS.region}
 # Incomplete multipart uploads older than this many hours are aborted at startup.
 FERRY_STALE_UPLOAD_HOURS=${DEFAULTS.staleUploadAgeHours}
 
+# MiB of the data dir's filesystem that uploads always leave free, for the metadata journal and for deletes:
+# an upload that would eat into it is refused with 507 InsufficientStorage. 0 turns the check off.
+FERRY_MIN_FREE_MB=${DEFAULTS.minFreeMiB}
+
 # Base domain for virtual-host-style requests (bucket.<domain>); path style always works. Default: unset.
 #FERRY_DOMAIN=s3.gateway.example
 

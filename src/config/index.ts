@@ -16,6 +16,8 @@ export interface Config {
   readonly staleUploadAgeMs: number;
   /** Largest single PUT body (S3's limit is 5 GiB). */
   readonly maxObjectSize: number;
+  /** Free bytes data writes leave on the data dir's filesystem for metadata and deletes (0: no check). */
+  readonly minFreeBytes: number;
 }
 
 export interface ConfigFlags {
@@ -43,6 +45,7 @@ const DEFAULTS = {
   address: '0.0.0.0:9000',
   region: 'us-east-1',
   staleUploadAgeHours: 24,
+  minFreeMiB: 64,
 };
 
 const CREDENTIALS_FILE = 'root-credentials.json';
@@ -110,6 +113,8 @@ export async function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv
   if (!/^[a-z0-9-]{1,64}$/.test(region)) throw new ConfigError(`FERRY_REGION "${region}" is not a valid region name`);
   const domain = env.FERRY_DOMAIN ? env.FERRY_DOMAIN.toLowerCase().replace(/\.$/, '') : undefined;
   const staleHours = positiveNumber('FERRY_STALE_UPLOAD_HOURS', env.FERRY_STALE_UPLOAD_HOURS, DEFAULTS.staleUploadAgeHours);
+  const minFreeMiB = env.FERRY_MIN_FREE_MB === undefined || env.FERRY_MIN_FREE_MB === '' ? DEFAULTS.minFreeMiB : Number(env.FERRY_MIN_FREE_MB);
+  if (!Number.isFinite(minFreeMiB) || minFreeMiB < 0) throw new ConfigError(`FERRY_MIN_FREE_MB must be a number of MiB, 0 or more (got "${env.FERRY_MIN_FREE_MB}")`);
 
   try {
     await mkdir(dataDir, { recursive: true, mode: 0o700 });
@@ -140,6 +145,7 @@ export async function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv
     rootAccessKey: accessKey,
     rootSecretKey: secretKey,
     staleUploadAgeMs: staleHours * 3600_000,
+    minFreeBytes: Math.round(minFreeMiB * 1024 * 1024),
     maxObjectSize: 5 * GiB,
   });
   return { config, credentialsGenerated, ...(credentialsFile ? { credentialsFile } : {}) };

@@ -386,12 +386,10 @@ function entityTooLarge(maxSize: number): (size: number) => S3Error {
  * before any byte is read; everything else surfaces as an error of `stream` before it ends.
  */
 export function ingestBody(ctx: AuthContext, headers: IncomingHttpHeaders, body: Readable, options: IngestOptions): IncomingBody {
-  const stream = new IngestStream(
-    plan(ctx, headers, options.maxSize, entityTooLarge(options.maxSize), options.requireContentLength ?? false, options.computeAlgorithm),
-    options.hashOffThread ?? OFFLOAD_BY_DEFAULT,
-  );
+  const ingest = plan(ctx, headers, options.maxSize, entityTooLarge(options.maxSize), options.requireContentLength ?? false, options.computeAlgorithm);
+  const stream = new IngestStream(ingest, options.hashOffThread ?? OFFLOAD_BY_DEFAULT);
   connect(body, stream);
-  return { stream, digest: () => stream.digest() };
+  return { stream, digest: () => stream.digest(), ...(ingest.declared !== undefined ? { size: ingest.declared } : {}) };
 }
 
 /** Reads and verifies a small request body (an XML document) into memory; past `limit` it fails with MaxMessageLengthExceeded. */

@@ -9,6 +9,8 @@ import type {
 import { DataFiles } from './files.ts';
 import type { Segment, WrittenFile } from './files.ts';
 import { KeyedMutex, SharedLock } from './locks.ts';
+import { isJournalFailure, JournalGuard } from './journal-guard.ts';
+import type { Ballast } from './ballast.ts';
 
 export interface BucketRecord {
   created: number;
@@ -152,11 +154,20 @@ export class StoreCore {
   readonly #commitQueue: QueuedCommit[] = [];
   #writing = false;
   #closing = false;
+  readonly #journal: JournalGuard;
 
-  constructor(db: Root, files: DataFiles, log: (msg: string) => void) {
+  /** `space`: the data dir and its ballast, for a broken journal (journal-guard.ts). */
+  constructor(db: Root, files: DataFiles, log: (msg: string) => void, space: { dir: string; ballast: Ballast }) {
     this.db = db;
     this.files = files;
     this.log = log;
+    this.#journal = new JournalGuard({
+      ...space,
+      log,
+      // Any range: compactRange first flushes the memtable, which switches LevelDB to a new log file.
+      rotate: () => this.db.compactRange('\x00', '\x00'),
+      memtableBytes: () => Number(this.db.getProperty('leveldb.approximate-memory-usage')) || 4 * 1024 * 1024,
+    });
     this.buckets = db.sublevel<string, BucketRecord>('buckets', { valueEncoding: 'json' });
     this.filesIndex = db.sublevel<string, number>('files', { valueEncoding: 'json' });
     this.gc = db.sublevel<string, number>('gc', { valueEncoding: 'json' });
@@ -223,6 +234,7 @@ export class StoreCore {
   commit(ops: Op[], options: { change?: ObjectChange; sync?: boolean } = {}): Promise<void> {
     const change = options.change;
     const written = new Promise<void>((resolve, reject) => {
+      if (this.#journal.broken !== undefined) return reject(this.#journal.broken);
       this.#commitQueue.push({ ops, sync: options.sync ?? true, resolve, reject });
       if (!this.#writing) void this.#writeQueued();
     });
@@ -233,11 +245,18 @@ export class StoreCore {
     this.#writing = true;
     while (this.#commitQueue.length > 0) {
       const group = this.#commitQueue.splice(0);
+      // Nothing more goes to a log that failed an append: it may hold a torn record (journal-guard.ts).
+      const broken = this.#journal.broken;
+      if (broken !== undefined) {
+        for (const commit of group) commit.reject(broken);
+        continue;
+      }
       try {
         await this.db.batch(group.flatMap((commit) => commit.ops), { sync: group.some((commit) => commit.sync) });
         for (const commit of group) commit.resolve();
       } catch (err) {
-        for (const commit of group) commit.reject(fromFsError(err));
+        const mapped = isJournalFailure(err) ? this.#journal.fail(err) : fromFsError(err);
+        for (const commit of group) commit.reject(mapped);
       }
     }
     this.#writing = false;
@@ -291,10 +310,10 @@ export class StoreCore {
   }
 
   /** Streams a request body to a durable data file; close() aborts bodies still streaming. */
-  async writeBody(body: Readable): Promise<WrittenFile> {
+  async writeBody(body: Readable, size?: number): Promise<WrittenFile> {
     this.#bodies.add(body);
     try {
-      return await this.files.write(body);
+      return await this.files.write(body, size);
     } finally {
       this.#bodies.delete(body);
     }
@@ -346,6 +365,7 @@ export class StoreCore {
     const aborted = new S3Error('ServiceUnavailable', { message: 'The store is shutting down.' });
     for (const body of this.#bodies) body.destroy(aborted);
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
+    this.#journal.stop();
     await this.files.close();
     await this.db.close();
   }

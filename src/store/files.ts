@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fromFsError, S3Error } from '../s3/errors.ts';
 import type { ByteRange } from './types.ts';
+import { FreeSpace } from './free-space.ts';
 import { isFileId, newFileId, SHARD_COUNT, shardName } from './keys.ts';
 
 /** A piece of an object: a data file and its length. A single PUT has one, a multipart object one per part. */
@@ -35,14 +36,17 @@ export class DataFiles {
   readonly #pins = new Map<string, number>();
   readonly #doomed = new Set<string>();
   readonly #pending = new Set<Promise<void>>();
+  readonly #space: FreeSpace;
   #cursor = Math.floor(Math.random() * SHARD_COUNT * FILES_PER_SHARD_RUN);
   /** Called once a released file is gone, to drop its gc entry. */
   onUnlinked: (fileId: string) => Promise<void> = async () => {};
 
-  constructor(dataDir: string, log: (msg: string) => void) {
+  /** `reserve`: bytes of the filesystem that data writes leave free for the metadata (free-space.ts). */
+  constructor(dataDir: string, log: (msg: string) => void, reserve = 0) {
     this.#dataRoot = join(dataDir, 'data');
     this.#tmpRoot = join(dataDir, 'tmp');
     this.#log = log;
+    this.#space = new FreeSpace(dataDir, reserve);
   }
 
   /** Creates tmp/ and every shard directory up front, so a write never needs a mkdir. */
@@ -62,8 +66,18 @@ export class DataFiles {
    * The bytes go to tmp/ first, are made durable there, then renamed into their shard of data/ and the shard
    * directory is fsynced: a crash mid-write leaves only a temp file (tmp/ is emptied at every start), and only
    * the metadata commit that follows publishes the file (Arsenal lib/storage/data/file/DataFileStore.js).
+   * `size` (the body's declared length, when known) is checked against the free space first.
    */
-  async write(body: Readable): Promise<WrittenFile> {
+  async write(body: Readable, size?: number): Promise<WrittenFile> {
+    const release = await this.#space.admit(size ?? 0);
+    try {
+      return await this.#write(body);
+    } finally {
+      release();
+    }
+  }
+
+  async #write(body: Readable): Promise<WrittenFile> {
     const fileId = newFileId(Math.floor(this.#cursor++ / FILES_PER_SHARD_RUN));
     const tmpPath = `${this.#tmpRoot}/${fileId}`;
     const dir = this.#dirSync(fileId.slice(0, 2));

@@ -16,17 +16,22 @@ import { checkKey, isStorableBucketName } from './keys.ts';
 import { listObjects } from './listing.ts';
 import { Multipart } from './multipart.ts';
 import { recover } from './startup.ts';
+import { Ballast } from './ballast.ts';
 
 export interface StoreOptions {
   dataDir: string;
   /** Multipart uploads older than this are aborted at startup; default 24 hours. */
   staleUploadAgeMs?: number;
+  /** Free bytes data writes must leave on the filesystem (free-space.ts); default 0, no check. */
+  minFreeBytes?: number;
   log?: (msg: string) => void;
   /** Runs after recovery, before the store serves: replication installs its commit hooks here. */
   attach?: (core: StoreCore) => Promise<void>;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** Enough for LevelDB to flush its 4 MB memtable and write a MANIFEST; never more than the reserve itself. */
+const MAX_BALLAST = 8 * 1024 * 1024;
 
 /**
  * A multipart object's part sizes, from its segments: one per part, but an empty part has no file. Only the last
@@ -46,13 +51,15 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   const dataDir = options.dataDir;
   // Private from the start: the metadata holds upstream secret keys (LevelDB itself would create meta/ 0755).
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
-  const files = new DataFiles(dataDir, log);
+  const files = new DataFiles(dataDir, log, options.minFreeBytes ?? 0);
   await files.prepare();
   const fresh = !existsSync(join(dataDir, 'meta'));
   if (fresh) await mkdir(join(dataDir, 'meta'), { mode: 0o700 });
   const db = new ClassicLevel<string, unknown>(join(dataDir, 'meta'), { valueEncoding: 'json' });
+  const reserve = options.minFreeBytes ?? 0;
+  const ballast = new Ballast(dataDir, Math.min(reserve, MAX_BALLAST), log);
   try {
-    await db.open();
+    await openLevel(db, dataDir, ballast);
   } catch (err) {
     // classic-level reports the held lock as the cause of LEVEL_DATABASE_NOT_OPEN.
     const cause = (err as { cause?: { code?: string } }).cause;
@@ -62,8 +69,9 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     throw err;
   }
   try {
+    await ballast.ensure();
     const clean = await takeCleanMarker(dataDir);
-    const core = new StoreCore(db, files, log);
+    const core = new StoreCore(db, files, log, { dir: dataDir, ballast });
     const multipart = new Multipart(core);
     await recover(core, multipart, { clean, fresh, staleBefore: Date.now() - (options.staleUploadAgeMs ?? DAY_MS) });
     await options.attach?.(core);
@@ -71,6 +79,20 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   } catch (err) {
     await db.close().catch(() => {});
     throw err;
+  }
+}
+
+/**
+ * Opening replays LevelDB's journal into a new table, which needs free space: on a disk something else filled,
+ * the ballast makes that room (ballast.ts).
+ */
+async function openLevel(db: ClassicLevel<string, unknown>, dataDir: string, ballast: Ballast): Promise<void> {
+  try {
+    await db.open();
+  } catch (err) {
+    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+    if (cause?.code !== 'LEVEL_IO_ERROR' || !/No space left/i.test(cause.message ?? '') || !(await ballast.release())) throw err;
+    await db.open();
   }
 }
 
@@ -170,7 +192,7 @@ class LevelStore implements Store {
       checkKey(key);
       const core = this.#core;
       core.requireBucket(bucket);
-      const written = await core.writeBody(body.stream);
+      const written = await core.writeBody(body.stream, body.size);
       try {
         const digest = body.digest();
         if (digest.size !== written.size) throw new S3Error('InternalError', { message: `body digest says ${digest.size} bytes, ${written.size} were stored` });

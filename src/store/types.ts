@@ -68,6 +68,8 @@ export interface BodyDigest {
  */
 export interface IncomingBody {
   readonly stream: Readable;
+  /** The byte count the body declares, when known: the store makes sure the disk can take it before writing. */
+  readonly size?: number;
   digest(): BodyDigest;
 }
 

@@ -42,7 +42,7 @@ export function parseCopySource(value: string): CopySource {
 }
 
 /** Hashes bytes read from a stored object on their way into a new one (MD5 for the ETag, plus one checksum). */
-export function hashedBody(source: Readable, algorithm: ChecksumAlgorithm | undefined): IncomingBody {
+export function hashedBody(source: Readable, algorithm: ChecksumAlgorithm | undefined, expectedSize: number): IncomingBody {
   const md5 = createHash('md5');
   const hasher = algorithm ? createHasher(algorithm) : undefined;
   let size = 0;
@@ -65,6 +65,7 @@ export function hashedBody(source: Readable, algorithm: ChecksumAlgorithm | unde
   source.pipe(stream);
   return {
     stream,
+    size: expectedSize,
     digest() {
       if (!result) throw new Error('digest() before the copy stream ended');
       return result;
@@ -116,7 +117,7 @@ export const CopyObject: Handler = async (ctx) => {
       tags: tagDirective === 'REPLACE' ? tagsFromHeader(ctx.header('x-amz-tagging')) : src.meta.tags,
     };
     // The copy is a new single-part object: keep the source's algorithm as a full-object checksum.
-    body = hashedBody(reader.stream(), algorithm ?? src.checksum?.algorithm);
+    body = hashedBody(reader.stream(), algorithm ?? src.checksum?.algorithm, src.size);
     const info = await ctx.store.putObject(bucket, key, body, meta, condition);
     return {
       headers: { 'x-amz-copy-source-version-id': undefined },
@@ -146,7 +147,7 @@ export const UploadPartCopy: Handler = async (ctx) => {
     const range = parseCopySourceRange(ctx.header('x-amz-copy-source-range'), reader.info.size);
     const size = range ? range.end - range.start + 1 : reader.info.size;
     if (size > 5 * 1024 ** 3) throw new S3Error('InvalidRequest', { message: 'The specified copy source is larger than the maximum allowable size for a copy source: 5368709120' });
-    body = hashedBody(reader.stream(range), upload.checksumAlgorithm);
+    body = hashedBody(reader.stream(range), upload.checksumAlgorithm, size);
     const part = await ctx.store.uploadPart(bucket, key, uploadId, partNumber, body);
     return {
       xml: renderXml('CopyPartResult', {

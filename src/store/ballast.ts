@@ -1,0 +1,68 @@
+// A file of real, allocated bytes kept in the data dir for one emergency: when something else has filled the disk,
+// LevelDB cannot rotate its journal or even open without room for one table. Deleting the ballast gives it that
+// room (the same trick as CockroachDB's ballast file). Rebuilt once the disk has space again.
+import { open, statfs, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const NAME = 'ballast';
+const CHUNK = 1024 * 1024;
+
+export class Ballast {
+  readonly #dir: string;
+  readonly #path: string;
+  readonly #size: number;
+  readonly #log: (msg: string) => void;
+
+  /** `size` 0: no ballast. */
+  constructor(dir: string, size: number, log: (msg: string) => void) {
+    this.#dir = dir;
+    this.#path = join(dir, NAME);
+    this.#size = size;
+    this.#log = log;
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /**
+   * Creates the ballast (zeros written and synced: a sparse file would reserve nothing) when it is missing or short
+   * and the disk can spare it twice over; true once it is in place. Never throws: without a ballast ferry runs,
+   * with less to fall back on.
+   */
+  async ensure(): Promise<boolean> {
+    if (this.#size === 0) return true;
+    let fh;
+    try {
+      fh = await open(this.#path, 'a+');
+      const have = (await fh.stat()).size;
+      if (have >= this.#size) return true;
+      const s = await statfs(this.#dir);
+      if (s.bavail * s.bsize < 2 * (this.#size - have)) return false;
+      const zeros = Buffer.alloc(CHUNK);
+      for (let at = have; at < this.#size; at += CHUNK) await fh.write(zeros, 0, Math.min(CHUNK, this.#size - at));
+      await fh.sync();
+      return true;
+    } catch (err) {
+      this.#log(`could not set aside the ${this.#size}-byte ballast file (${(err as Error).message}); continuing without it`);
+      await fh?.close().catch(() => {});
+      fh = undefined;
+      await unlink(this.#path).catch(() => {});
+      return false;
+    } finally {
+      await fh?.close().catch(() => {});
+    }
+  }
+
+  /** Deletes the ballast; true when that freed space. */
+  async release(): Promise<boolean> {
+    if (this.#size === 0) return false;
+    try {
+      await unlink(this.#path);
+      this.#log(`released the ${this.#size}-byte ballast file to give the metadata room`);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+}
