@@ -101,6 +101,10 @@ export function createApp(deps: AppDeps): Hono<Env> {
       { region: config.region, domain: config.domain, lookupSecret },
     );
     const headers = withQueryHeaders(incoming.headers, auth.queryHeaders);
+    // An unsigned form POST is let through only to PostObject, which checks the policy signature in the form.
+    if (auth.anonymous && (target.bucket === undefined || target.key !== undefined || target.bucket === ADMIN_ROOT)) {
+      throw new S3Error('AccessDenied');
+    }
     if (target.bucket === ADMIN_ROOT && deps.replication !== undefined) {
       const reply = await adminReply(deps.replication, {
         method: incoming.method ?? 'GET',
@@ -118,7 +122,9 @@ export function createApp(deps: AppDeps): Hono<Env> {
       ...(target.key !== undefined ? { key: target.key } : {}),
       query: new Set(target.query.keys()),
       copySource: header('x-amz-copy-source') !== undefined,
+      form: /^multipart\/form-data/i.test(header('content-type') ?? ''),
     });
+    if (auth.anonymous && op !== 'PostObject') throw new S3Error('AccessDenied');
     if (target.bucket !== undefined && op !== 'CreateBucket' && !LOOKUP_BUCKET_NAME.test(target.bucket)) {
       throw new S3Error('InvalidBucketName', { resource });
     }

@@ -6,7 +6,7 @@ export type Operation =
   | 'ListBuckets'
   | 'CreateBucket' | 'HeadBucket' | 'DeleteBucket' | 'GetBucketLocation' | 'GetBucketVersioning'
   | 'ListObjects' | 'ListObjectsV2' | 'ListObjectVersions' | 'ListMultipartUploads' | 'DeleteObjects'
-  | 'PutObject' | 'CopyObject' | 'GetObject' | 'HeadObject' | 'DeleteObject'
+  | 'PutObject' | 'PostObject' | 'CopyObject' | 'GetObject' | 'HeadObject' | 'DeleteObject'
   | 'GetObjectTagging' | 'PutObjectTagging' | 'DeleteObjectTagging'
   | 'CreateMultipartUpload' | 'UploadPart' | 'UploadPartCopy' | 'CompleteMultipartUpload'
   | 'AbortMultipartUpload' | 'ListParts'
@@ -28,6 +28,8 @@ export interface RouteInput {
   query: ReadonlySet<string>;
   /** True when x-amz-copy-source is present. */
   copySource: boolean;
+  /** True for a multipart/form-data body: POST on a bucket is then a browser-form upload (POST Object). */
+  form?: boolean;
 }
 
 /**
@@ -85,6 +87,12 @@ const BUCKET: Rule[] = [
   ['HEAD', [], 'HeadBucket'],
   ['DELETE', [], 'DeleteBucket'],
   ['POST', ['delete'], 'DeleteObjects'],
+  // https://docs.aws.amazon.com/AmazonS3/latest/API/RESTObjectPOST.html: the upload is a form; any other POST body
+  // on a bucket names no operation.
+  ['POST', [], (i) => {
+    if (!i.form) throw new S3Error('NotImplemented', { message: 'POST on a bucket takes only a multipart/form-data upload (POST Object).' });
+    return 'PostObject';
+  }],
 ];
 
 const OBJECT: Rule[] = [
@@ -134,9 +142,6 @@ export function resolveOperation(input: RouteInput): Operation {
   for (const [m, needs, op] of rules) {
     if (m !== method || needs.length > 0) continue;
     return typeof op === 'function' ? op(input) : op;
-  }
-  if (method === 'POST' && input.bucket !== undefined && input.key === undefined) {
-    throw new S3Error('NotImplemented', { message: 'Browser-based POST uploads are not implemented.' });
   }
   if (['GET', 'HEAD', 'PUT', 'POST', 'DELETE'].includes(method)) {
     // A known method on a resource that does not take it (e.g. POST /bucket/key without ?uploads).

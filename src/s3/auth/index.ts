@@ -49,6 +49,11 @@ export interface AuthContext {
   accessKeyId: string;
   payload: PayloadMode;
   presigned: boolean;
+  /**
+   * A browser-form upload (POST Object) with no header or query signature: its credentials are a signed policy in
+   * the form, which the PostObject handler verifies. app.ts lets such a request reach no other operation.
+   */
+  anonymous?: boolean;
   /** Lower-case hex SHA-256 the body must have ('signed' mode only). */
   expectedSha256?: string;
   /** SigV4 only: what chunk signatures chain from. SigV2 has none, and so no signed aws-chunked payloads. */
@@ -202,7 +207,7 @@ export async function authenticate(input: AuthInput, deps: AuthDeps): Promise<Au
   // https://docs.aws.amazon.com/AmazonS3/latest/API/sigv4-authentication-HTTPPOST.html
   const contentType = single(input.headers['content-type']) ?? '';
   if (input.method === 'POST' && contentType.toLowerCase().startsWith('multipart/form-data')) {
-    throw new S3Error('NotImplemented', { message: 'POST Object (browser-based upload with a policy) is not implemented.' });
+    return { accessKeyId: '', payload: 'unsigned', presigned: false, anonymous: true, queryHeaders: {} };
   }
   throw new S3Error('AccessDenied');
 }

@@ -7,6 +7,7 @@ import { DeleteObjects } from './delete.ts';
 import { ListObjectVersions, ListObjects, ListObjectsV2 } from './list.ts';
 import { AbortMultipartUpload, CompleteMultipartUpload, CreateMultipartUpload, ListMultipartUploads, ListParts, UploadPart } from './multipart.ts';
 import { DeleteObject, DeleteObjectTagging, GetObject, GetObjectTagging, HeadObject, PutObject, PutObjectTagging } from './object.ts';
+import { PostObject } from './post-object.ts';
 import {
   DeleteBucketCors, DeleteBucketEncryption, DeleteBucketLifecycle, DeleteBucketOwnershipControls, DeleteBucketPolicy,
   DeleteBucketReplication, DeleteBucketTagging, DeleteBucketWebsite, DeletePublicAccessBlock, GetBucketAccelerateConfiguration,
@@ -19,7 +20,7 @@ import {
 export const HANDLERS: Record<Operation, Handler> = {
   ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation, GetBucketVersioning,
   ListObjects, ListObjectsV2, ListObjectVersions, ListMultipartUploads, DeleteObjects,
-  PutObject, CopyObject, GetObject, HeadObject, DeleteObject,
+  PutObject, PostObject, CopyObject, GetObject, HeadObject, DeleteObject,
   GetObjectTagging, PutObjectTagging, DeleteObjectTagging,
   CreateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload, AbortMultipartUpload, ListParts,
   GetBucketAcl, PutBucketAcl, GetObjectAcl, PutObjectAcl,
