@@ -86,7 +86,7 @@ test('a disk filled by someone else: writes refused (507, never 500), healed fro
   // Metadata-only objects (zero bytes, large metadata): their writes and deletes touch only LevelDB's journal.
   const meta = { pad: 'm'.repeat(1800) };
   for (let i = 0; i < 150; i++) {
-    await s3.send(new PutObjectCommand({ Bucket: B, Key: `meta/${String(i).padStart(3, '0')}`, Body: '', Metadata: meta }));
+    await s3.send(new PutObjectCommand({ Bucket: B, Key: `meta/${String(i).padStart(3, '0')}`, Body: '', ContentLength: 0, Metadata: meta }));
     expected.set(`meta/${String(i).padStart(3, '0')}`, true);
   }
   // Another process takes every free byte.
@@ -144,4 +144,47 @@ test('a disk filled by someone else: writes refused (507, never 500), healed fro
   }
   const wrong = [...expected].filter(([k, present]) => listed.has(k) !== present).map(([k]) => k);
   assert.deepEqual(wrong, [], `keys whose acknowledged state was lost: ${wrong.slice(0, 10).join(', ')}`);
+});
+
+test('ferry starts on a disk someone else filled: the ballast makes room for LevelDB to replay its journal', async () => {
+  // Room for the ballast to be rebuilt at the next start (it wants twice its size free).
+  for (let i = 2; i < 6; i++) {
+    await s3.send(new DeleteObjectCommand({ Bucket: B, Key: `big/${i}` }));
+    expected.set(`big/${i}`, false);
+  }
+  await srv!.stop();
+  srv = undefined;
+  await start();
+  assert.ok(lines.some((l) => l.includes('released the')), 'the ballast was used before');
+  const releasedBefore = lines.filter((l) => l.includes('released the')).length;
+  // Journal entries that only a replay at the next start turns into a table.
+  for (let j = 0; j < 40; j++) {
+    await s3.send(new PutObjectCommand({ Bucket: B, Key: `replay/${j}`, Body: 'y', Metadata: { pad: 'r'.repeat(1800) } }));
+    expected.set(`replay/${j}`, true);
+  }
+  await srv!.stop();
+  srv = undefined;
+  const filler = join(mountPoint, 'filler');
+  const fh = await open(filler, 'w');
+  try {
+    const chunk = Buffer.alloc(64 * 1024, 1);
+    for (let i = 0; i < 1000; i++) await fh.write(chunk);
+  } catch (err) {
+    assert.equal((err as NodeJS.ErrnoException).code, 'ENOSPC');
+  } finally {
+    await fh.close();
+  }
+  await start();
+  assert.equal(lines.filter((l) => l.includes('released the')).length, releasedBefore + 1, lines.join('\n'));
+  const listed = new Set<string>();
+  let token: string | undefined;
+  for (let page = 0; page < 20; page++) {
+    const r = await s3.send(new ListObjectsV2Command({ Bucket: B, ContinuationToken: token }));
+    for (const o of r.Contents ?? []) listed.add(o.Key!);
+    token = r.NextContinuationToken;
+    if (token === undefined) break;
+  }
+  const wrong = [...expected].filter(([k, present]) => listed.has(k) !== present).map(([k]) => k);
+  assert.deepEqual(wrong, [], `keys whose acknowledged state was lost: ${wrong.slice(0, 10).join(', ')}`);
+  await unlink(filler);
 });
