@@ -5,6 +5,7 @@ const fs = require('node:fs') as typeof import('node:fs');
 const path = require('node:path') as typeof import('node:path');
 const sea = require('node:sea') as typeof import('node:sea');
 const { cacheDirCandidates } = require('./config/cache-dir.ts') as typeof import('./config/cache-dir.ts');
+const { makeDirsSync } = require('./make-dirs.ts') as typeof import('./make-dirs.ts');
 
 /** The SEA asset name build.mjs gives the addon of the binary's architecture. */
 const ADDON_ASSET = 'classic-level.node';
@@ -22,7 +23,7 @@ function loadFromAsset(): unknown {
   for (const dir of cacheDirCandidates()) {
     const file = path.join(dir, `classic-level-${hash.slice(0, 16)}.node`);
     try {
-      fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      makeDirsSync(dir, 0o700);
       checkPrivate(dir);
       if (!sameContent(file, hash)) {
         const tmp = `${file}.${process.pid}.tmp`;

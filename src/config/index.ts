@@ -1,7 +1,8 @@
 // Loads ferry's settings once (flags > env > embedded defaults) into a frozen, typed Config.
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, writeFile, rename, open } from 'node:fs/promises';
+import { readFile, writeFile, rename, open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { makeDirs } from '../make-dirs.ts';
 
 export interface Config {
   readonly dataDir: string;
@@ -117,7 +118,7 @@ export async function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv
   if (!Number.isFinite(minFreeMiB) || minFreeMiB < 0) throw new ConfigError(`FERRY_MIN_FREE_MB must be a number of MiB, 0 or more (got "${env.FERRY_MIN_FREE_MB}")`);
 
   try {
-    await mkdir(dataDir, { recursive: true, mode: 0o700 });
+    await makeDirs(dataDir, 0o700);
   } catch (err) {
     throw new ConfigError(`cannot create data dir ${dataDir}: ${(err as Error).message}`);
   }

@@ -1,12 +1,13 @@
 // Object bytes on disk: durable writes (file fsync + dir fsync, published by the metadata commit), pinned reads, deferred unlinks.
 import { close as fsClose, closeSync, constants, open as fsOpen, read as fsRead, rename as fsRename, writev as fsWritev } from 'node:fs';
-import { mkdir, open, readdir, rm, unlink } from 'node:fs/promises';
+import { open, readdir, rm, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fromFsError, S3Error } from '../s3/errors.ts';
 import type { ByteRange } from './types.ts';
 import { FreeSpace } from './free-space.ts';
+import { makeDirs } from '../make-dirs.ts';
 import { isFileId, newFileId, SHARD_COUNT, shardName } from './keys.ts';
 
 /** A piece of an object: a data file and its length. A single PUT has one, a multipart object one per part. */
@@ -51,9 +52,9 @@ export class DataFiles {
 
   /** Creates tmp/ and every shard directory up front, so a write never needs a mkdir. */
   async prepare(): Promise<void> {
-    await mkdir(this.#tmpRoot, { recursive: true });
-    await mkdir(this.#dataRoot, { recursive: true });
-    for (let i = 0; i < SHARD_COUNT; i++) await mkdir(join(this.#dataRoot, shardName(i)), { recursive: true });
+    await makeDirs(this.#tmpRoot);
+    await makeDirs(this.#dataRoot);
+    for (let i = 0; i < SHARD_COUNT; i++) await makeDirs(join(this.#dataRoot, shardName(i)));
   }
 
   path(fileId: string): string {

@@ -16,6 +16,7 @@ import { checkKey, isStorableBucketName } from './keys.ts';
 import { listObjects } from './listing.ts';
 import { Multipart } from './multipart.ts';
 import { recover } from './startup.ts';
+import { makeDirs } from '../make-dirs.ts';
 import { Ballast } from './ballast.ts';
 
 export interface StoreOptions {
@@ -43,6 +44,11 @@ function withPartSizes(info: ObjectInfo, record: ObjectRecord): ObjectInfo {
   while (sizes.length < record.partsCount) sizes.push(0);
   return { ...info, partSizes: sizes, ...(record.partChecksums !== undefined ? { partChecksums: record.partChecksums } : {}) };
 }
+/** An upload completed or aborted by someone else while the bucket was being deleted is gone either way. */
+function ignoreNoSuchUpload(err: unknown): void {
+  if (!(err instanceof S3Error && err.code === 'NoSuchUpload')) throw err;
+}
+
 /** Present only between a clean close() and the next open: its absence means data/ may hold orphans. */
 const CLEAN_MARKER = 'clean-shutdown';
 
@@ -50,7 +56,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   const log = options.log ?? (() => {});
   const dataDir = options.dataDir;
   // Private from the start: the metadata holds upstream secret keys (LevelDB itself would create meta/ 0755).
-  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await makeDirs(dataDir, 0o700);
   const files = new DataFiles(dataDir, log, options.minFreeBytes ?? 0);
   await files.prepare();
   const fresh = !existsSync(join(dataDir, 'meta'));
@@ -166,7 +172,10 @@ class LevelStore implements Store {
     return this.#core.run(async () => this.#core.requireBucket(name));
   }
 
-  /** Exclusive bucket lock: no object or upload commit into it can interleave with the emptiness check. */
+  /**
+   * Exclusive bucket lock: no object commit into it can interleave with the emptiness check. Multipart uploads still
+   * in progress do not keep a bucket: they are aborted, as S3 does (a part uploaded meanwhile finds its upload gone).
+   */
   deleteBucket(name: string): Promise<void> {
     return this.#core.run(async () => {
       const core = this.#core;
@@ -174,8 +183,9 @@ class LevelStore implements Store {
       try {
         core.requireBucket(name);
         const [object] = await core.objectsOf(name).keys({ limit: 1 }).all();
-        const [upload] = await core.uploadsOf(name).keys({ limit: 1 }).all();
-        if (object !== undefined || upload !== undefined) throw new S3Error('BucketNotEmpty', { resource: name });
+        if (object !== undefined) throw new S3Error('BucketNotEmpty', { resource: name });
+        const uploads = await core.uploadsOf(name).values().all();
+        for (const upload of uploads) await this.#multipart.abort(name, upload.key, upload.uploadId).catch(ignoreNoSuchUpload);
         const ops: Op[] = [del(core.buckets, name)];
         const deleted = core.beforeDeleteBucket?.(name, ops);
         await core.commit(ops);

@@ -180,7 +180,7 @@ export interface Store {
   createBucket(name: string, region: string): Promise<BucketInfo>;
   /** Throws NoSuchBucket. */
   headBucket(name: string): Promise<BucketInfo>;
-  /** Throws NoSuchBucket, or BucketNotEmpty while it holds objects or multipart uploads. */
+  /** Throws NoSuchBucket, or BucketNotEmpty while it holds objects; aborts its multipart uploads in progress (as S3). */
   deleteBucket(name: string): Promise<void>;
 
   /** Streams the body to disk durably, then commits; resolves only once the object survives a crash. */

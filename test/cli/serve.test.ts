@@ -2,7 +2,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readFile, rm, stat } from 'node:fs/promises';
+import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { tempDir } from '../helpers/server.ts';
@@ -100,6 +100,16 @@ test('bad settings exit 2 with a one-line message; a second server on the same d
   const half = spawnSync(process.execPath, [MAIN, 'serve'], { cwd, encoding: 'utf8', timeout: 20_000, env: { PATH: process.env.PATH ?? '', FERRY_ROOT_ACCESS_KEY: 'ONLYKEY' } });
   assert.equal(half.status, 2);
   assert.match(half.stderr, /set both FERRY_ROOT_ACCESS_KEY and FERRY_ROOT_SECRET_KEY/);
+  // Data dirs that can never be made: under /proc, Node's own recursive mkdir spins forever; under a file.
+  await writeFile(join(cwd, 'a-file'), 'not a directory');
+  for (const [dir, why] of [['/proc/ferry-data', /ENOENT/], [join(cwd, 'a-file', 'ferry-data'), /ENOTDIR/]] as const) {
+    const impossible = spawnSync(process.execPath, [MAIN, 'serve', '--data-dir', dir], { cwd, encoding: 'utf8', timeout: 20_000 });
+    assert.equal(impossible.status, 2, `${dir}: ${impossible.stderr}${impossible.error ?? ''}`);
+    assert.match(impossible.stderr, new RegExp(`cannot create data dir ${dir}: .*${why.source}`));
+  }
+  const badReserve = spawnSync(process.execPath, [MAIN, 'serve'], { cwd, encoding: 'utf8', timeout: 20_000, env: { PATH: process.env.PATH ?? '', FERRY_MIN_FREE_MB: 'lots' } });
+  assert.equal(badReserve.status, 2);
+  assert.match(badReserve.stderr, /FERRY_MIN_FREE_MB must be a number of MiB/);
   const first = serve(cwd);
   await first.port;
   const clash = spawnSync(process.execPath, [MAIN, 'serve', '--address', '127.0.0.1:0'], { cwd, encoding: 'utf8', timeout: 20_000 });

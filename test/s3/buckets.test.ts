@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   CreateBucketCommand, DeleteBucketCommand, GetBucketLocationCommand, GetBucketVersioningCommand, HeadBucketCommand,
-  ListBucketsCommand, PutObjectCommand, CreateMultipartUploadCommand, AbortMultipartUploadCommand, DeleteObjectCommand, S3Client,
+  ListBucketsCommand, PutObjectCommand, CreateMultipartUploadCommand, AbortMultipartUploadCommand, DeleteObjectCommand, ListMultipartUploadsCommand, UploadPartCommand, S3Client,
 } from '@aws-sdk/client-s3';
 import { startFerry, type TestServer } from '../helpers/server.ts';
 import { errorOf } from '../helpers/sdk.ts';
@@ -45,14 +45,18 @@ test('creating an existing bucket answers BucketAlreadyOwnedByYou', async () => 
   assert.deepEqual(await errorOf(s3.send(new CreateBucketCommand({ Bucket: 'delta' }))), { name: 'BucketAlreadyOwnedByYou', status: 409 });
 });
 
-test('a bucket holding an object or an upload cannot be deleted', async () => {
+test('a bucket holding an object cannot be deleted; one holding only uploads in progress can, and they go with it (as S3)', async () => {
   await s3.send(new CreateBucketCommand({ Bucket: 'epsilon' }));
   await s3.send(new PutObjectCommand({ Bucket: 'epsilon', Key: 'k', Body: 'x' }));
   assert.deepEqual(await errorOf(s3.send(new DeleteBucketCommand({ Bucket: 'epsilon' }))), { name: 'BucketNotEmpty', status: 409 });
   await s3.send(new DeleteObjectCommand({ Bucket: 'epsilon', Key: 'k' }));
   const up = await s3.send(new CreateMultipartUploadCommand({ Bucket: 'epsilon', Key: 'm' }));
-  assert.deepEqual(await errorOf(s3.send(new DeleteBucketCommand({ Bucket: 'epsilon' }))), { name: 'BucketNotEmpty', status: 409 });
-  await s3.send(new AbortMultipartUploadCommand({ Bucket: 'epsilon', Key: 'm', UploadId: up.UploadId }));
+  await s3.send(new UploadPartCommand({ Bucket: 'epsilon', Key: 'm', UploadId: up.UploadId, PartNumber: 1, Body: 'part' }));
+  await s3.send(new DeleteBucketCommand({ Bucket: 'epsilon' }));
+  assert.deepEqual(await errorOf(s3.send(new HeadBucketCommand({ Bucket: 'epsilon' }))), { name: 'NotFound', status: 404 });
+  await s3.send(new CreateBucketCommand({ Bucket: 'epsilon' }));
+  assert.equal((await s3.send(new ListMultipartUploadsCommand({ Bucket: 'epsilon' }))).Uploads, undefined);
+  assert.deepEqual(await errorOf(s3.send(new AbortMultipartUploadCommand({ Bucket: 'epsilon', Key: 'm', UploadId: up.UploadId }))), { name: 'NoSuchUpload', status: 404 });
   await s3.send(new DeleteBucketCommand({ Bucket: 'epsilon' }));
 });
 

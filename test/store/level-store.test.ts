@@ -43,14 +43,18 @@ describe('buckets', () => {
     await assert.rejects(store.createMultipartUpload('nope', 'k', META), isCode('NoSuchBucket'));
   });
 
-  it('refuses to delete a bucket holding an object or an upload', async () => {
+  it('refuses to delete a bucket holding an object; uploads in progress are aborted with it, as on S3', async () => {
     await store.createBucket('full', 'us-east-1');
     await store.putObject('full', 'k', bodyOf('x'), META);
     await assert.rejects(store.deleteBucket('full'), isCode('BucketNotEmpty'));
     await store.deleteObject('full', 'k');
     const upload = await store.createMultipartUpload('full', 'u', META);
-    await assert.rejects(store.deleteBucket('full'), isCode('BucketNotEmpty'));
-    await store.abortMultipartUpload('full', 'u', upload.uploadId);
+    await store.uploadPart('full', 'u', upload.uploadId, 1, bodyOf('part one'));
+    await store.deleteBucket('full');
+    await assert.rejects(store.headBucket('full'), isCode('NoSuchBucket'));
+    await store.createBucket('full', 'us-east-1');
+    assert.equal((await store.listMultipartUploads('full', { maxUploads: 10 })).uploads.length, 0);
+    await assert.rejects(store.uploadPart('full', 'u', upload.uploadId, 2, bodyOf('late')), isCode('NoSuchUpload'));
     await store.deleteBucket('full');
   });
 
