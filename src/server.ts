@@ -40,6 +40,8 @@ export async function startServer(config: Config, log: (line: string) => void = 
   // Without a listener Node answers Expect: 100-continue before the app sees the request; the app sends it once a
   // handler starts reading the body, so a request refused from its headers is not sent its body (src/s3/app.ts).
   server.on('checkContinue', (req, res) => server.emit('request', req, res));
+  // Any other Expect (empty, garbage): S3 ignores it, where Node would answer 417 itself.
+  server.on('checkExpectation', (req, res) => server.emit('request', req, res));
   // Unparseable requests get S3's XML error instead of Node's bare 431/400 (src/s3/node-http.ts).
   server.on('clientError', onClientError);
   const idle = new IdleGc();

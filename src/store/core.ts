@@ -27,6 +27,8 @@ export interface ObjectRecord {
   partsCount?: number;
   /** A COMPOSITE multipart object's part checksums, in part order: GET ?partNumber answers the part's own. */
   partChecksums?: string[];
+  /** The multipart upload this object completed: a retried Complete of it is answered again (as S3 does). */
+  completedUpload?: string;
   segments: Segment[];
 }
 

@@ -320,6 +320,10 @@ class LevelStore implements Store {
     return this.#core.run(() => this.#multipart.complete(bucket, key, uploadId, plan, condition));
   }
 
+  completedUpload(bucket: string, key: string, uploadId: string): Promise<ObjectInfo | undefined> {
+    return this.#core.run(() => this.#multipart.completed(bucket, key, uploadId));
+  }
+
   abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void> {
     return this.#core.run(() => this.#multipart.abort(bucket, key, uploadId));
   }

@@ -112,7 +112,7 @@ export class Multipart {
       const leftOut = stored.flatMap((part) => (used.has(part.partNumber) || part.fileId === undefined ? [] : [part.fileId]));
       const info = await core.mutateObject(bucket, key, (current) => {
         checkCondition(current, condition, key);
-        const record: ObjectRecord = { size, etag: chosen.etag, lastModified: Date.now(), meta: upload.meta, partsCount: chosen.parts.length, segments };
+        const record: ObjectRecord = { size, etag: chosen.etag, lastModified: Date.now(), meta: upload.meta, partsCount: chosen.parts.length, completedUpload: uploadId, segments };
         if (chosen.checksum !== undefined) record.checksum = chosen.checksum;
         if (chosen.checksum?.type === 'COMPOSITE') record.partChecksums = chosen.parts.map((part) => byNumber.get(part.partNumber)?.checksum?.value ?? '');
         const freed = [...leftOut, ...(current?.segments.map(([id]) => id) ?? [])];
@@ -128,6 +128,12 @@ export class Multipart {
       await core.dropParts(uploadId);
       return info;
     });
+  }
+
+  async completed(bucket: string, key: string, uploadId: string): Promise<ObjectInfo | undefined> {
+    this.#core.requireBucket(bucket);
+    const record = await this.#core.readRecord(bucket, key);
+    return record !== undefined && record.completedUpload === uploadId ? objectInfo(key, record) : undefined;
   }
 
   async abort(bucket: string, key: string, uploadId: string): Promise<void> {

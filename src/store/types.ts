@@ -204,6 +204,8 @@ export interface Store {
   listParts(bucket: string, key: string, uploadId: string, input: ListPartsInput): Promise<ListPartsResult>;
   /** Assembles the planned parts into the object without copying their bytes; frees the parts left out. */
   completeMultipartUpload(bucket: string, key: string, uploadId: string, plan: CompletePlanner, condition?: WriteCondition): Promise<ObjectInfo>;
+  /** The object a finished upload made, while the key still holds it: a retried Complete answers it again, as S3. */
+  completedUpload(bucket: string, key: string, uploadId: string): Promise<ObjectInfo | undefined>;
   abortMultipartUpload(bucket: string, key: string, uploadId: string): Promise<void>;
   listMultipartUploads(bucket: string, input: ListUploadsInput): Promise<ListUploadsResult>;
 

@@ -71,7 +71,7 @@ test('missing buckets answer NoSuchBucket with S3 error XML', async () => {
 });
 
 test('bucket names are checked by S3 rules', async () => {
-  for (const name of ['ab', 'a'.repeat(64), 'Upper', 'under_score', '-lead', 'trail-', 'a..b', '192.168.1.1', 'xn--abc', 'bad-s3alias']) {
+  for (const name of ['ab', 'a'.repeat(64), 'Upper', 'under_score', '-lead', 'trail-', 'a..b', 'foo.-bar', 'foo-.bar', '192.168.1.1', 'xn--abc', 'bad-s3alias']) {
     const res = await signedRequest(srv.port, { method: 'PUT', path: `/${name}` });
     assert.equal(res.status, 400, name);
     assert.match(res.text, /<Code>InvalidBucketName<\/Code>/, name);

@@ -105,4 +105,19 @@ test('encoding-type=url encodes keys and prefixes; junk parameters are InvalidAr
   assert.equal(badEnc.status, 400);
   const badToken = await signedRequest(srv.port, { method: 'GET', path: `/${B}?list-type=2&continuation-token=%21%21` });
   assert.equal(badToken.status, 400);
+  // An empty token is no token: the listing starts at the beginning and echoes it.
+  const emptyToken = await signedRequest(srv.port, { method: 'GET', path: `/${B}?list-type=2&max-keys=1&continuation-token=` });
+  assert.equal(emptyToken.status, 200, emptyToken.text);
+  assert.match(emptyToken.text, /<ContinuationToken><\/ContinuationToken>/);
+  assert.match(emptyToken.text, new RegExp(`<Key>${KEYS[0]}</Key>`));
+});
+
+test('ListObjects v1 echoes Prefix as sent under encoding-type=url (SDKs do not decode it), and encodes the rest', async () => {
+  const res = await signedRequest(srv.port, { method: 'GET', path: `/${B}?prefix=z%C3%A9&encoding-type=url` });
+  assert.equal(res.status, 200, res.text);
+  assert.match(res.text, /<Prefix>zé<\/Prefix>/);
+  assert.match(res.text, /<Key>z%C3%A9<\/Key>/);
+  const sdk = await s3.send(new ListObjectsCommand({ Bucket: B, Prefix: 'dir1/sub2/' }));
+  assert.equal(sdk.Prefix, 'dir1/sub2/');
+  assert.equal(sdk.Contents?.length, 10);
 });

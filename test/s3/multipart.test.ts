@@ -57,6 +57,12 @@ test('the multipart ETag is the MD5 of the part MD5s with the part count', async
   const head = await s3.send(new HeadObjectCommand({ Bucket: B, Key: 'etag' }));
   assert.equal(head.ContentLength, p1.length + p2.length);
   assert.deepEqual(await errorOf(s3.send(new ListPartsCommand({ Bucket: B, Key: 'etag', UploadId }))), { name: 'NoSuchUpload', status: 404 });
+  // A retried Complete (its first answer lost) answers the same result again, as S3 does, while the key holds it.
+  const parts = { Parts: [{ PartNumber: 1, ETag: r1.ETag }, { PartNumber: 2, ETag: r2.ETag }] };
+  const again = await s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'etag', UploadId, MultipartUpload: parts }));
+  assert.equal(again.ETag, done.ETag);
+  await s3.send(new PutObjectCommand({ Bucket: B, Key: 'etag', Body: 'replaced' }));
+  assert.deepEqual(await errorOf(s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: 'etag', UploadId, MultipartUpload: parts }))), { name: 'NoSuchUpload', status: 404 });
 });
 
 test('completion validates part order, ETags and the 5 MiB minimum', async () => {
@@ -149,6 +155,9 @@ test('CompleteMultipartUpload verifies a full-object checksum sent in its header
       assert.equal((await complete).ChecksumCRC32, whole.ChecksumCRC32);
     } else {
       assert.deepEqual(await errorOf(complete), { name: 'BadDigest', status: 400 });
+      // Not a CRC32 at all: the header is malformed, not mismatched.
+      const malformed = s3.send(new CompleteMultipartUploadCommand({ Bucket: B, Key: key, UploadId, ChecksumCRC32: 'bad', ChecksumType: 'FULL_OBJECT', MultipartUpload: { Parts: [{ PartNumber: 1, ETag: r1.ETag, ChecksumCRC32: r1.ChecksumCRC32 }, { PartNumber: 2, ETag: r2.ETag, ChecksumCRC32: r2.ChecksumCRC32 }] } }));
+      assert.deepEqual(await errorOf(malformed), { name: 'InvalidRequest', status: 400 });
       await s3.send(new AbortMultipartUploadCommand({ Bucket: B, Key: key, UploadId }));
     }
   }

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { maxHeaderSize } from 'node:http';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { startFerry, type TestServer } from '../helpers/server.ts';
-import { assertAbsent, assertHealthy, requestHead, seedBucket, send, socketExchange } from '../helpers/protocol.ts';
+import { assertAbsent, assertHealthy, requestHead, seedBucket, send, signHeaders, socketExchange } from '../helpers/protocol.ts';
 
 let srv: TestServer;
 let s3: S3Client;
@@ -85,6 +85,18 @@ describe('request heads Node cannot parse', () => {
     await Promise.all(Array.from({ length: 20 }, (_, i) =>
       refused([i % 2 ? `GET / HTTP/1.1\r\nhost: a\r\nx-big: ${big}\r\n\r\n` : 'GET / HTTP/1.1\r\nbad\r\n\r\n'])));
     await healthy();
+  });
+});
+
+describe('Expect headers other than 100-continue', () => {
+  it('an empty or unknown Expect is ignored, as S3 does, where Node alone would answer 417', async () => {
+    for (const [i, expect] of ['', 'something-else'].entries()) {
+      const path = `/${B}/expect-${i}`;
+      const headers = await signHeaders(srv.port, { method: 'PUT', path, body: 'hello' });
+      const res = await socketExchange(srv.port, [requestHead('PUT', path, { ...headers, expect, 'content-length': '5' }), 'hello'], 'open');
+      assert.equal(parse(res.raw).status, 200, res.raw);
+    }
+    await assertHealthy(srv.port, B);
   });
 });
 

@@ -15,6 +15,8 @@ export function checkBucketName(name: string): void {
     throw bad('only lowercase letters, numbers, dots and hyphens, starting and ending with a letter or number');
   }
   if (name.includes('..')) throw bad('bucket names must not contain two adjacent periods');
+  // Each dot-separated label is a DNS label: it neither starts nor ends with a hyphen.
+  if (name.includes('.-') || name.includes('-.')) throw bad('a hyphen must not be next to a period');
   if (/^\d+\.\d+\.\d+\.\d+$/.test(name)) throw bad('bucket names must not be formatted as an IP address');
   if (/^(xn--|sthree-|amzn-s3-demo-)/.test(name) || /(-s3alias|--ol-s3|\.mrap|--x-s3|--table-s3)$/.test(name)) {
     throw bad('the name uses a prefix or suffix reserved by S3');

@@ -1,12 +1,12 @@
 // Multipart uploads: create, upload part, complete (validated, zero-copy in the store), abort, list parts and uploads.
 // https://docs.aws.amazon.com/AmazonS3/latest/userguide/mpuoverview.html
 import { createHash } from 'node:crypto';
-import type { Checksum, ChecksumAlgorithm, ChecksumType, CompletePlanner, PartInfo } from '../../store/types.ts';
+import type { Checksum, ChecksumAlgorithm, ChecksumType, CompletePlanner, ObjectInfo, PartInfo } from '../../store/types.ts';
 import type { Handler, S3Context } from '../context.ts';
 import { bucketOf, keyOf } from '../context.ts';
-import { S3Error } from '../errors.ts';
+import { S3Error, isS3Error } from '../errors.ts';
 import { quoteEtag, writeConditionFrom } from '../conditions.ts';
-import { checksumHeaderName, combineFullObjectChecksum, compositeChecksum, parseChecksumAlgorithm, supportsFullObject } from '../checksums.ts';
+import { checksumHeaderName, combineFullObjectChecksum, compositeChecksum, isValidChecksumValue, parseChecksumAlgorithm, supportsFullObject } from '../checksums.ts';
 import { ingestBody, readSmallBody } from '../ingest.ts';
 import { isoDate, objectMetaFrom } from '../meta.ts';
 import { refuseUnsupportedWriteOptions } from '../write-options.ts';
@@ -158,11 +158,26 @@ export const CompleteMultipartUpload: Handler = async (ctx) => {
   const key = keyOf(ctx);
   const uploadId = uploadIdOf(ctx);
   const condition = writeConditionFrom(ctx.header);
-  const upload = await ctx.store.getUpload(bucket, key, uploadId);
+  const upload = await ctx.store.getUpload(bucket, key, uploadId).catch(async (err: unknown) => {
+    // Completed already (a client retrying after a lost answer): S3 answers the same result again.
+    const done = isS3Error(err) && err.code === 'NoSuchUpload' ? await ctx.store.completedUpload(bucket, key, uploadId) : undefined;
+    if (done === undefined) throw err;
+    return done;
+  });
   const { bytes } = await readSmallBody(ctx.auth, ctx.headers, ctx.incoming, COMPLETE_BODY_LIMIT, { objectChecksumHeaders: true });
   const requested = parseCompleteBody(bytes);
-  const expected = upload.checksumAlgorithm ? ctx.header(checksumHeaderName(upload.checksumAlgorithm)) : undefined;
-  const info = await ctx.store.completeMultipartUpload(bucket, key, uploadId, planner(requested, expected), condition);
+  let info: ObjectInfo;
+  if ('etag' in upload) {
+    info = upload;
+  } else {
+    const alg = upload.checksumAlgorithm;
+    const expected = alg ? ctx.header(checksumHeaderName(alg)) : undefined;
+    // A composite value may carry its "-N" part count; what precedes it must be a well-formed digest.
+    if (alg && expected !== undefined && !isValidChecksumValue(alg, expected.replace(/-\d+$/, ''))) {
+      throw new S3Error('InvalidRequest', { message: `Value for ${checksumHeaderName(alg)} header is invalid.` });
+    }
+    info = await ctx.store.completeMultipartUpload(bucket, key, uploadId, planner(requested, expected), condition);
+  }
   const proto = ctx.incoming.socket && 'encrypted' in ctx.incoming.socket ? 'https' : 'http';
   return {
     xml: renderXml('CompleteMultipartUploadResult', {

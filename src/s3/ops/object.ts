@@ -170,7 +170,8 @@ const TAGGING_LIMIT = 64 * 1024;
 export const GetObjectTagging: Handler = async (ctx) => {
   const info = await ctx.store.headObject(bucketOf(ctx), keyOf(ctx));
   return {
-    xml: renderXml('Tagging', { TagSet: { Tag: info.meta.tags.map(([Key, Value]) => ({ Key, Value })) } }),
+    // Sorted by key, as RGW answers (S3 promises no order; tools that compare tag lists expect this one).
+    xml: renderXml('Tagging', { TagSet: { Tag: [...info.meta.tags].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([Key, Value]) => ({ Key, Value })) } }),
   };
 };
 
