@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   CreateBucketCommand, DeleteBucketCommand, GetBucketLocationCommand, GetBucketVersioningCommand, HeadBucketCommand,
-  ListBucketsCommand, PutObjectCommand, CreateMultipartUploadCommand, AbortMultipartUploadCommand, DeleteObjectCommand, ListMultipartUploadsCommand, UploadPartCommand, S3Client,
+  ListBucketsCommand, PutObjectCommand, CreateMultipartUploadCommand, AbortMultipartUploadCommand, DeleteObjectCommand, ListMultipartUploadsCommand, UploadPartCommand, HeadObjectCommand, S3Client,
 } from '@aws-sdk/client-s3';
 import { startFerry, type TestServer } from '../helpers/server.ts';
 import { errorOf } from '../helpers/sdk.ts';
@@ -40,9 +40,19 @@ test('CreateBucketConfiguration with the endpoint region is accepted, another re
   assert.equal(v.Status, undefined);
 });
 
-test('creating an existing bucket answers BucketAlreadyOwnedByYou', async () => {
+test('re-creating your own bucket: 200 in us-east-1 (S3\'s legacy answer) with nothing changed, BucketAlreadyOwnedByYou elsewhere', async () => {
   await s3.send(new CreateBucketCommand({ Bucket: 'delta' }));
-  assert.deepEqual(await errorOf(s3.send(new CreateBucketCommand({ Bucket: 'delta' }))), { name: 'BucketAlreadyOwnedByYou', status: 409 });
+  await s3.send(new PutObjectCommand({ Bucket: 'delta', Key: 'kept', Body: 'x' }));
+  await s3.send(new CreateBucketCommand({ Bucket: 'delta' }));
+  assert.equal((await s3.send(new HeadObjectCommand({ Bucket: 'delta', Key: 'kept' }))).ContentLength, 1);
+  const eu = await startFerry({ FERRY_REGION: 'eu-central-1' });
+  try {
+    const c = eu.client({ region: 'eu-central-1' });
+    await c.send(new CreateBucketCommand({ Bucket: 'delta' }));
+    assert.deepEqual(await errorOf(c.send(new CreateBucketCommand({ Bucket: 'delta' }))), { name: 'BucketAlreadyOwnedByYou', status: 409 });
+  } finally {
+    await eu.stop();
+  }
 });
 
 test('a bucket holding an object cannot be deleted; one holding only uploads in progress can, and they go with it (as S3)', async () => {

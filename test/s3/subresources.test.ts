@@ -68,6 +68,8 @@ describe('ACLs: the owner with FULL_CONTROL, and only the private ACL can be set
       assert.deepEqual(await errorOf(s3.send(new PutBucketAclCommand({ Bucket: B, ACL }))), { name: 'NotImplemented', status: 501 }, ACL);
     }
     assert.deepEqual(await errorOf(s3.send(new PutBucketAclCommand({ Bucket: B, ACL: 'bucket-owner-full-control' as never }))), { name: 'NotImplemented', status: 501 });
+    // A name that is no canned ACL at all is a bad request, before anything about what ferry supports.
+    assert.deepEqual(await errorOf(s3.send(new PutBucketAclCommand({ Bucket: B, ACL: 'public-ready' as never }))), { name: 'InvalidArgument', status: 400 });
     const acl = await s3.send(new GetObjectAclCommand({ Bucket: B, Key: K }));
     assert.deepEqual(acl.Grants?.map((g) => g.Permission), ['FULL_CONTROL']);
   });

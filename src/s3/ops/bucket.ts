@@ -1,7 +1,7 @@
 // Bucket operations: ListBuckets, CreateBucket, HeadBucket, DeleteBucket, GetBucketLocation, GetBucketVersioning.
 import type { Handler, S3Context } from '../context.ts';
 import { bucketOf } from '../context.ts';
-import { S3Error } from '../errors.ts';
+import { S3Error, isS3Error } from '../errors.ts';
 import { isoDate } from '../meta.ts';
 import { readSmallBody } from '../ingest.ts';
 import { parseXml, renderXml } from '../xml.ts';
@@ -55,7 +55,13 @@ export const CreateBucket: Handler = async (ctx) => {
       });
     }
   }
-  await ctx.store.createBucket(name, ctx.config.region);
+  try {
+    await ctx.store.createBucket(name, ctx.config.region);
+  } catch (err) {
+    // "For legacy compatibility, if you re-create an existing bucket that you already own in the North Virginia
+    // Region, Amazon S3 returns 200 OK"; every other region answers BucketAlreadyOwnedByYou (API_CreateBucket.html).
+    if (!(isS3Error(err) && err.code === 'BucketAlreadyOwnedByYou' && ctx.config.region === 'us-east-1')) throw err;
+  }
   return { headers: { Location: `/${name}` } };
 };
 

@@ -11,6 +11,11 @@ import { owner } from './owner.ts';
 
 const XSI_NS = 'http://www.w3.org/2001/XMLSchema-instance';
 const ACL_BODY_LIMIT = 64 * 1024;
+/** https://docs.aws.amazon.com/AmazonS3/latest/userguide/acl-overview.html#canned-acl: any other name is a bad request. */
+const CANNED_ACLS = new Set([
+  'private', 'public-read', 'public-read-write', 'aws-exec-read', 'authenticated-read', 'bucket-owner-read',
+  'bucket-owner-full-control', 'log-delivery-write',
+]);
 const GRANT_HEADERS = ['x-amz-grant-full-control', 'x-amz-grant-read', 'x-amz-grant-read-acp', 'x-amz-grant-write', 'x-amz-grant-write-acp'];
 
 /**
@@ -142,6 +147,7 @@ function isPrivatePolicy(ctx: S3Context, bytes: Buffer): boolean {
  */
 async function putPrivateAcl(ctx: S3Context, cannedAlso: string[]): Promise<void> {
   const canned = ctx.header('x-amz-acl');
+  if (canned !== undefined && !CANNED_ACLS.has(canned)) throw new S3Error('InvalidArgument', { detail: { ArgumentName: 'x-amz-acl', ArgumentValue: canned } });
   const grants = GRANT_HEADERS.filter((name) => ctx.header(name) !== undefined);
   if (canned !== undefined && grants.length > 0) {
     throw new S3Error('InvalidRequest', { message: 'Specifying both Canned ACLs and Header Grants is not allowed' });
