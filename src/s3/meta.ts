@@ -3,6 +3,7 @@ import type { ObjectInfo, ObjectMeta, StoredHeaders } from '../store/types.ts';
 import { S3Error } from './errors.ts';
 import { formatHttpDate, quoteEtag } from './conditions.ts';
 import { checksumHeaderName } from './checksums.ts';
+import { parseXml, renderXml } from './xml.ts';
 
 /** Header name -> StoredHeaders field. Stored as sent: S3 never guesses a Content-Type. */
 const STORED: Array<[string, keyof StoredHeaders]> = [
@@ -59,8 +60,9 @@ export function userMetaFrom(headers: Record<string, string | string[] | undefin
 }
 
 /** Tag rules: https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-tagging.html */
-export function validateTags(tags: Array<[string, string]>): Array<[string, string]> {
-  if (tags.length > 10) throw new S3Error('InvalidTag', { message: 'Object tags cannot be greater than 10' });
+/** S3's tag rules; an object takes 10 tags, a bucket 50 (https://docs.aws.amazon.com/AmazonS3/latest/userguide/tagging-managing.html). */
+export function validateTags(tags: Array<[string, string]>, max = 10, what = 'Object'): Array<[string, string]> {
+  if (tags.length > max) throw new S3Error('InvalidTag', { message: `${what} tags cannot be greater than ${max}` });
   const seen = new Set<string>();
   for (const [key, value] of tags) {
     if (key.length === 0 || [...key].length > 128) throw new S3Error('InvalidTag', { message: 'The TagKey you have provided is invalid' });
@@ -70,6 +72,30 @@ export function validateTags(tags: Array<[string, string]>): Array<[string, stri
     seen.add(key);
   }
   return tags;
+}
+
+/**
+ * A Tagging document (PutObjectTagging, PutBucketTagging, the POST Object `tagging` field) as validated tags.
+ * An empty <TagSet/> parses as '' (or whitespace); text in it is not a tag set and must not clear the tags.
+ */
+export function tagsFromXml(bytes: Buffer, max = 10, what = 'Object'): Array<[string, string]> {
+  const doc = parseXml(bytes, 'Tagging', ['Tagging.TagSet.Tag']);
+  const tagSet = doc.TagSet;
+  if (tagSet === undefined || (typeof tagSet === 'string' && tagSet.trim() !== '')) throw new S3Error('MalformedXML');
+  const raw = tagSet && typeof tagSet === 'object' ? ((tagSet as { Tag?: unknown }).Tag ?? []) : [];
+  if (!Array.isArray(raw)) throw new S3Error('MalformedXML');
+  const tags: Array<[string, string]> = raw.map((t: unknown) => {
+    const { Key, Value } = (t ?? {}) as { Key?: unknown; Value?: unknown };
+    if (typeof Key !== 'string' || (Value !== undefined && typeof Value !== 'string')) throw new S3Error('MalformedXML');
+    return [Key, Value ?? ''];
+  });
+  return validateTags(tags, max, what);
+}
+
+/** Tags as GetObjectTagging / GetBucketTagging answer them: sorted by key, as RGW does (S3 promises no order). */
+export function taggingXml(tags: ReadonlyArray<[string, string]>): string {
+  const sorted = [...tags].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return renderXml('Tagging', { TagSet: { Tag: sorted.map(([Key, Value]) => ({ Key, Value })) } });
 }
 
 /** x-amz-tagging: a URL query string, "k1=v1&k2=v2". */

@@ -13,7 +13,7 @@ export type Operation =
   // Subresources answered as AWS does for a bucket with nothing configured (ops/subresources.ts).
   | 'GetBucketAcl' | 'PutBucketAcl' | 'GetObjectAcl' | 'PutObjectAcl'
   | 'GetBucketPolicy' | 'GetBucketPolicyStatus' | 'GetBucketCors' | 'GetBucketLifecycleConfiguration' | 'GetBucketEncryption'
-  | 'GetBucketTagging' | 'GetBucketWebsite' | 'GetObjectLockConfiguration' | 'GetBucketReplication' | 'GetPublicAccessBlock'
+  | 'GetBucketTagging' | 'PutBucketTagging' | 'GetBucketWebsite' | 'GetObjectLockConfiguration' | 'GetBucketReplication' | 'GetPublicAccessBlock'
   | 'GetObjectRetention' | 'PutObjectRetention' | 'GetObjectLegalHold' | 'PutObjectLegalHold'
   | 'GetBucketOwnershipControls' | 'GetBucketLogging' | 'GetBucketNotificationConfiguration'
   | 'GetBucketAccelerateConfiguration' | 'GetBucketRequestPayment'
@@ -59,6 +59,7 @@ const BUCKET: Rule[] = [
   ['GET', ['lifecycle'], 'GetBucketLifecycleConfiguration'],
   ['GET', ['encryption'], 'GetBucketEncryption'],
   ['GET', ['tagging'], 'GetBucketTagging'],
+  ['PUT', ['tagging'], 'PutBucketTagging'],
   ['GET', ['website'], 'GetBucketWebsite'],
   ['GET', ['object-lock'], 'GetObjectLockConfiguration'],
   ['GET', ['replication'], 'GetBucketReplication'],

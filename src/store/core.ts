@@ -15,6 +15,7 @@ import type { Ballast } from './ballast.ts';
 export interface BucketRecord {
   created: number;
   region: string;
+  tags?: Array<[string, string]>;
 }
 
 /** An object's metadata; its key is the LevelDB key. */
@@ -224,7 +225,7 @@ export class StoreCore {
   requireBucket(name: string): BucketInfo {
     const record = this.bucketCache.get(name);
     if (record === undefined) throw new S3Error('NoSuchBucket', { resource: name });
-    return { name, created: record.created, region: record.region };
+    return { name, created: record.created, region: record.region, ...(record.tags !== undefined ? { tags: record.tags } : {}) };
   }
 
   /**

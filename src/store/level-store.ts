@@ -10,7 +10,7 @@ import type {
   ObjectMeta, ObjectReader, PartInfo, ReplicationStatus, Store, UploadInfo, WriteCondition,
 } from './types.ts';
 import { checkCondition, del, objectInfo, put, StoreCore } from './core.ts';
-import type { ObjectRecord, Op } from './core.ts';
+import type { BucketRecord, ObjectRecord, Op } from './core.ts';
 import { DataFiles } from './files.ts';
 import { checkKey, isStorableBucketName } from './keys.ts';
 import { listObjects } from './listing.ts';
@@ -191,6 +191,24 @@ class LevelStore implements Store {
         await core.commit(ops);
         core.forgetBucket(name);
         deleted?.();
+      } finally {
+        release();
+      }
+    });
+  }
+
+  /** Exclusive bucket lock: the record cannot change under a concurrent DeleteBucket. */
+  putBucketTags(name: string, tags: Array<[string, string]>): Promise<void> {
+    return this.#core.run(async () => {
+      const core = this.#core;
+      const release = await core.bucketLocks.exclusive(name);
+      try {
+        const current = core.bucketCache.get(name);
+        if (current === undefined) throw new S3Error('NoSuchBucket', { resource: name });
+        const record: BucketRecord = { created: current.created, region: current.region };
+        if (tags.length > 0) record.tags = tags;
+        await core.commit([put(core.buckets, name, record)]);
+        core.bucketCache.set(name, record);
       } finally {
         release();
       }

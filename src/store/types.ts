@@ -51,6 +51,8 @@ export interface BucketInfo {
   /** Milliseconds since the epoch. */
   created: number;
   region: string;
+  /** PutBucketTagging's tags; absent when none were set. */
+  tags?: Array<[string, string]>;
 }
 
 /** What the S3 layer learnt about a body once it has been read to the end and verified. */
@@ -182,6 +184,8 @@ export interface Store {
   headBucket(name: string): Promise<BucketInfo>;
   /** Throws NoSuchBucket, or BucketNotEmpty while it holds objects; aborts its multipart uploads in progress (as S3). */
   deleteBucket(name: string): Promise<void>;
+  /** Replaces the bucket's tags (an empty list removes them). Throws NoSuchBucket. */
+  putBucketTags(name: string, tags: Array<[string, string]>): Promise<void>;
 
   /** Streams the body to disk durably, then commits; resolves only once the object survives a crash. */
   putObject(bucket: string, key: string, body: IncomingBody, meta: ObjectMeta, condition?: WriteCondition): Promise<ObjectInfo>;

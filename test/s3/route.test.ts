@@ -65,6 +65,7 @@ const SUBRESOURCE_TABLE: Array<[string, string, Operation]> = [
   ['GET', '/photos?lifecycle', 'GetBucketLifecycleConfiguration'],
   ['GET', '/photos?encryption', 'GetBucketEncryption'],
   ['GET', '/photos?tagging', 'GetBucketTagging'],
+  ['PUT', '/photos?tagging', 'PutBucketTagging'],
   ['GET', '/photos?website', 'GetBucketWebsite'],
   ['GET', '/photos?object-lock', 'GetObjectLockConfiguration'],
   ['GET', '/photos?replication', 'GetBucketReplication'],
@@ -111,7 +112,7 @@ test('subresources ferry does not serve answer NotImplemented, never a wrong suc
 });
 
 test('bucket subresources never fall through to bucket operations (DELETE /b?logging must not delete the bucket)', () => {
-  for (const [method, url] of [['PUT', '/photos?tagging'], ['PUT', '/photos?versioning'], ['GET', '/photos?metadataConfiguration'], ['DELETE', '/photos?anything'], ['DELETE', '/photos?logging'], ['DELETE', '/photos?notification'], ['DELETE', '/photos?versioning'], ['DELETE', '/photos?acl'], ['HEAD', '/photos?tagging']]) {
+  for (const [method, url] of [['PUT', '/photos?versioning'], ['GET', '/photos?metadataConfiguration'], ['DELETE', '/photos?anything'], ['DELETE', '/photos?logging'], ['DELETE', '/photos?notification'], ['DELETE', '/photos?versioning'], ['DELETE', '/photos?acl'], ['HEAD', '/photos?tagging']]) {
     assert.equal(codeOf(() => route(method!, url!)), 'NotImplemented', `${method} ${url}`);
   }
   assert.equal(route('DELETE', '/photos?x-id=DeleteBucket'), 'DeleteBucket');

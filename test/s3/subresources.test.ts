@@ -206,7 +206,6 @@ describe('configurations a bucket does not have', () => {
       ['PutBucketCors', () => s3.send(new PutBucketCorsCommand({ Bucket, CORSConfiguration: { CORSRules: [{ AllowedMethods: ['GET'], AllowedOrigins: ['*'] }] } }))],
       ['PutBucketLifecycleConfiguration', () => s3.send(new PutBucketLifecycleConfigurationCommand({ Bucket, LifecycleConfiguration: { Rules: [{ ID: 'x', Status: 'Enabled', Filter: { Prefix: '' }, Expiration: { Days: 1 } }] } }))],
       ['PutBucketEncryption', () => s3.send(new PutBucketEncryptionCommand({ Bucket, ServerSideEncryptionConfiguration: { Rules: [{ ApplyServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] } }))],
-      ['PutBucketTagging', () => s3.send(new PutBucketTaggingCommand({ Bucket, Tagging: { TagSet: [{ Key: 'k', Value: 'v' }] } }))],
       ['PutBucketWebsite', () => s3.send(new PutBucketWebsiteCommand({ Bucket, WebsiteConfiguration: { IndexDocument: { Suffix: 'index.html' } } }))],
       ['PutObjectLockConfiguration', () => s3.send(new PutObjectLockConfigurationCommand({ Bucket, ObjectLockConfiguration: { ObjectLockEnabled: 'Enabled' } }))],
       ['PutBucketReplication', () => s3.send(new PutBucketReplicationCommand({ Bucket, ReplicationConfiguration: { Role: 'r', Rules: [{ Status: 'Enabled', Destination: { Bucket: 'arn:aws:s3:::x' } }] } }))],
@@ -220,6 +219,21 @@ describe('configurations a bucket does not have', () => {
     for (const [op, call] of puts) assert.deepEqual(await errorOf(call()), { name: 'NotImplemented', status: 501 }, op);
     assert.deepEqual(await errorOf(s3.send(new GetBucketPolicyCommand({ Bucket }))), { name: 'NoSuchBucketPolicy', status: 404 });
     assert.equal((await s3.send(new GetBucketRequestPaymentCommand({ Bucket }))).Payer, 'BucketOwner');
+    await assertStillThere();
+  });
+
+  it('bucket tagging: set, read back sorted, replaced, deleted; NoSuchTagSet when untagged; bad tags refused', async () => {
+    const Bucket = B;
+    await s3.send(new PutBucketTaggingCommand({ Bucket, Tagging: { TagSet: [{ Key: 'site', Value: 'north' }, { Key: 'env', Value: 'edge' }] } }));
+    assert.deepEqual((await s3.send(new GetBucketTaggingCommand({ Bucket }))).TagSet, [{ Key: 'env', Value: 'edge' }, { Key: 'site', Value: 'north' }]);
+    const fifty = Array.from({ length: 50 }, (_, i) => ({ Key: `k${i}`, Value: 'v' }));
+    await s3.send(new PutBucketTaggingCommand({ Bucket, Tagging: { TagSet: fifty } }));
+    assert.equal((await s3.send(new GetBucketTaggingCommand({ Bucket }))).TagSet?.length, 50);
+    assert.deepEqual(await errorOf(s3.send(new PutBucketTaggingCommand({ Bucket, Tagging: { TagSet: [...fifty, { Key: 'k50', Value: 'v' }] } }))), { name: 'InvalidTag', status: 400 });
+    assert.deepEqual(await errorOf(s3.send(new PutBucketTaggingCommand({ Bucket, Tagging: { TagSet: [{ Key: 'aws:x', Value: 'v' }] } }))), { name: 'InvalidTag', status: 400 });
+    await s3.send(new DeleteBucketTaggingCommand({ Bucket }));
+    assert.deepEqual(await errorOf(s3.send(new GetBucketTaggingCommand({ Bucket }))), { name: 'NoSuchTagSet', status: 404 });
+    assert.deepEqual(await errorOf(s3.send(new PutBucketTaggingCommand({ Bucket: 'no-such-bucket-here', Tagging: { TagSet: [] } }))), { name: 'NoSuchBucket', status: 404 });
     await assertStillThere();
   });
 

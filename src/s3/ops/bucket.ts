@@ -2,7 +2,7 @@
 import type { Handler, S3Context } from '../context.ts';
 import { bucketOf } from '../context.ts';
 import { S3Error, isS3Error } from '../errors.ts';
-import { isoDate } from '../meta.ts';
+import { isoDate, taggingXml, tagsFromXml } from '../meta.ts';
 import { readSmallBody } from '../ingest.ts';
 import { parseXml, renderXml } from '../xml.ts';
 import { owner } from './owner.ts';
@@ -85,4 +85,26 @@ export const GetBucketLocation: Handler = async (ctx) => {
 export const GetBucketVersioning: Handler = async (ctx: S3Context) => {
   await ctx.store.headBucket(bucketOf(ctx));
   return { xml: renderXml('VersioningConfiguration', {}) };
+};
+
+/** Bucket tags: up to 50, the same rules as object tags. https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketTagging.html */
+export const PutBucketTagging: Handler = async (ctx) => {
+  const name = bucketOf(ctx);
+  await ctx.store.headBucket(name);
+  const { bytes } = await readSmallBody(ctx.auth, ctx.headers, ctx.incoming, BODY_LIMIT);
+  await ctx.store.putBucketTags(name, tagsFromXml(bytes, 50, 'Bucket'));
+  return { status: 204 };
+};
+
+/** A bucket never tagged (or untagged) answers NoSuchTagSet, as S3 does. */
+export const GetBucketTagging: Handler = async (ctx) => {
+  const name = bucketOf(ctx);
+  const info = await ctx.store.headBucket(name);
+  if (info.tags === undefined) throw new S3Error('NoSuchTagSet', { detail: { BucketName: name } });
+  return { xml: taggingXml(info.tags) };
+};
+
+export const DeleteBucketTagging: Handler = async (ctx) => {
+  await ctx.store.putBucketTags(bucketOf(ctx), []);
+  return { status: 204 };
 };

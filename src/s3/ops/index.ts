@@ -1,7 +1,9 @@
 // The dispatch table: one handler per operation name.
 import type { Handler } from '../context.ts';
 import type { Operation } from '../route.ts';
-import { CreateBucket, DeleteBucket, GetBucketLocation, GetBucketVersioning, HeadBucket, ListBuckets } from './bucket.ts';
+import {
+  CreateBucket, DeleteBucket, DeleteBucketTagging, GetBucketLocation, GetBucketTagging, GetBucketVersioning, HeadBucket, ListBuckets, PutBucketTagging,
+} from './bucket.ts';
 import { CopyObject, UploadPartCopy } from './copy.ts';
 import { DeleteObjects } from './delete.ts';
 import { ListObjectVersions, ListObjects, ListObjectsV2 } from './list.ts';
@@ -10,10 +12,10 @@ import { DeleteObject, DeleteObjectTagging, GetObject, GetObjectTagging, HeadObj
 import { PostObject } from './post-object.ts';
 import {
   DeleteBucketCors, DeleteBucketEncryption, DeleteBucketLifecycle, DeleteBucketOwnershipControls, DeleteBucketPolicy,
-  DeleteBucketReplication, DeleteBucketTagging, DeleteBucketWebsite, DeletePublicAccessBlock, GetBucketAccelerateConfiguration,
+  DeleteBucketReplication, DeleteBucketWebsite, DeletePublicAccessBlock, GetBucketAccelerateConfiguration,
   GetBucketAcl, GetBucketCors, GetBucketEncryption, GetBucketLifecycleConfiguration, GetBucketLogging,
   GetBucketNotificationConfiguration, GetBucketOwnershipControls, GetBucketPolicy, GetBucketPolicyStatus, GetBucketReplication,
-  GetBucketRequestPayment, GetBucketTagging, GetBucketWebsite, GetObjectAcl, GetObjectLockConfiguration, GetPublicAccessBlock,
+  GetBucketRequestPayment, GetBucketWebsite, GetObjectAcl, GetObjectLockConfiguration, GetPublicAccessBlock,
   GetObjectLegalHold, GetObjectRetention, PutBucketAcl, PutObjectAcl, PutObjectLegalHold, PutObjectRetention,
 } from './subresources.ts';
 
@@ -25,7 +27,7 @@ export const HANDLERS: Record<Operation, Handler> = {
   CreateMultipartUpload, UploadPart, UploadPartCopy, CompleteMultipartUpload, AbortMultipartUpload, ListParts,
   GetBucketAcl, PutBucketAcl, GetObjectAcl, PutObjectAcl,
   GetBucketPolicy, GetBucketPolicyStatus, GetBucketCors, GetBucketLifecycleConfiguration, GetBucketEncryption,
-  GetBucketTagging, GetBucketWebsite, GetObjectLockConfiguration, GetBucketReplication, GetPublicAccessBlock,
+  GetBucketTagging, PutBucketTagging, GetBucketWebsite, GetObjectLockConfiguration, GetBucketReplication, GetPublicAccessBlock,
   GetObjectRetention, PutObjectRetention, GetObjectLegalHold, PutObjectLegalHold,
   GetBucketOwnershipControls, GetBucketLogging, GetBucketNotificationConfiguration,
   GetBucketAccelerateConfiguration, GetBucketRequestPayment,

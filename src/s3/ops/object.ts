@@ -6,9 +6,8 @@ import { S3Error } from '../errors.ts';
 import { checkReadConditions, parseRange, quoteEtag, readConditionsFrom, writeConditionFrom } from '../conditions.ts';
 import { checksumHeaderName } from '../checksums.ts';
 import { ingestBody, readSmallBody } from '../ingest.ts';
-import { objectHeaders, objectMetaFrom, validateTags } from '../meta.ts';
+import { objectHeaders, objectMetaFrom, taggingXml, tagsFromXml } from '../meta.ts';
 import { refuseUnsupportedWriteOptions } from '../write-options.ts';
-import { parseXml, renderXml } from '../xml.ts';
 
 export function checksumMode(ctx: S3Context): boolean {
   return ctx.header('x-amz-checksum-mode')?.toUpperCase() === 'ENABLED';
@@ -170,8 +169,7 @@ const TAGGING_LIMIT = 64 * 1024;
 export const GetObjectTagging: Handler = async (ctx) => {
   const info = await ctx.store.headObject(bucketOf(ctx), keyOf(ctx));
   return {
-    // Sorted by key, as RGW answers (S3 promises no order; tools that compare tag lists expect this one).
-    xml: renderXml('Tagging', { TagSet: { Tag: [...info.meta.tags].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([Key, Value]) => ({ Key, Value })) } }),
+    xml: taggingXml(info.meta.tags),
   };
 };
 
@@ -179,18 +177,7 @@ export const PutObjectTagging: Handler = async (ctx) => {
   const bucket = bucketOf(ctx);
   const key = keyOf(ctx);
   const { bytes } = await readSmallBody(ctx.auth, ctx.headers, ctx.incoming, TAGGING_LIMIT);
-  const doc = parseXml(bytes, 'Tagging', ['Tagging.TagSet.Tag']);
-  const tagSet = doc.TagSet;
-  // An empty <TagSet/> parses as '' (or whitespace); text in it is not a tag set and must not clear the tags.
-  if (tagSet === undefined || (typeof tagSet === 'string' && tagSet.trim() !== '')) throw new S3Error('MalformedXML');
-  const raw = tagSet && typeof tagSet === 'object' ? ((tagSet as { Tag?: unknown }).Tag ?? []) : [];
-  if (!Array.isArray(raw)) throw new S3Error('MalformedXML');
-  const tags: Array<[string, string]> = raw.map((t: unknown) => {
-    const { Key, Value } = (t ?? {}) as { Key?: unknown; Value?: unknown };
-    if (typeof Key !== 'string' || (Value !== undefined && typeof Value !== 'string')) throw new S3Error('MalformedXML');
-    return [Key, Value ?? ''];
-  });
-  await ctx.store.putObjectTags(bucket, key, validateTags(tags));
+  await ctx.store.putObjectTags(bucket, key, tagsFromXml(bytes));
   return {};
 };
 

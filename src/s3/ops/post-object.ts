@@ -7,9 +7,9 @@ import { bucketOf } from '../context.ts';
 import { quoteEtag } from '../conditions.ts';
 import { S3Error } from '../errors.ts';
 import { ingestBody } from '../ingest.ts';
-import { isFieldValue, storedHeadersFrom, userMetaFrom, validateTags } from '../meta.ts';
+import { isFieldValue, storedHeadersFrom, tagsFromXml, userMetaFrom } from '../meta.ts';
 import { refuseUnsupportedWriteOptions } from '../write-options.ts';
-import { parseXml, renderXml } from '../xml.ts';
+import { renderXml } from '../xml.ts';
 import type { ObjectMeta } from '../../store/types.ts';
 import { readPostForm } from './post-form.ts';
 import { checkPolicy, missingField, parsePolicy, verifyPolicySignature } from './post-policy.ts';
@@ -56,16 +56,7 @@ class SizeRange extends Transform {
 
 /** The `tagging` field: a Tagging XML document, as PutObjectTagging takes it (RESTObjectPOST.html "tagging"). */
 function tagsFromField(value: string | undefined): Array<[string, string]> {
-  if (value === undefined) return [];
-  const doc = parseXml(Buffer.from(value, 'utf8'), 'Tagging', ['Tagging.TagSet.Tag']);
-  const tagSet = doc.TagSet;
-  const raw = tagSet && typeof tagSet === 'object' ? ((tagSet as { Tag?: unknown }).Tag ?? []) : [];
-  if (!Array.isArray(raw)) throw new S3Error('MalformedXML');
-  return validateTags(raw.map((t: unknown) => {
-    const { Key, Value } = (t ?? {}) as { Key?: unknown; Value?: unknown };
-    if (typeof Key !== 'string' || (Value !== undefined && typeof Value !== 'string')) throw new S3Error('MalformedXML');
-    return [Key, Value ?? ''];
-  }));
+  return value === undefined ? [] : tagsFromXml(Buffer.from(value, 'utf8'));
 }
 
 function objectMetaFromFields(fields: ReadonlyMap<string, string>): ObjectMeta {

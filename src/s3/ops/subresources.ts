@@ -51,7 +51,6 @@ export const GetBucketPolicyStatus = notConfigured('NoSuchBucketPolicy');
 export const GetBucketCors = notConfigured('NoSuchCORSConfiguration');
 export const GetBucketLifecycleConfiguration = notConfigured('NoSuchLifecycleConfiguration');
 export const GetBucketEncryption = notConfigured('ServerSideEncryptionConfigurationNotFoundError');
-export const GetBucketTagging = notConfigured('NoSuchTagSet');
 export const GetBucketWebsite = notConfigured('NoSuchWebsiteConfiguration');
 export const GetObjectLockConfiguration = notConfigured('ObjectLockConfigurationNotFoundError');
 // ferry's own replication is configured through its admin API, not through S3's ReplicationConfiguration.
@@ -85,7 +84,6 @@ export const DeleteBucketPolicy = nothingToDelete;
 export const DeleteBucketCors = nothingToDelete;
 export const DeleteBucketLifecycle = nothingToDelete;
 export const DeleteBucketEncryption = nothingToDelete;
-export const DeleteBucketTagging = nothingToDelete;
 export const DeleteBucketWebsite = nothingToDelete;
 export const DeletePublicAccessBlock = nothingToDelete;
 export const DeleteBucketOwnershipControls = nothingToDelete;
