@@ -29,7 +29,7 @@ const nativeAddonFromNodeModules = {
  * beside the bundle. Inside the main bundle they would cost idle memory even if never run: V8 keeps the whole
  * source of a script, and the bundled SDK measured +6 MB of idle RssAnon (~2 MB of source and its top level).
  */
-export const LAZY_PACKAGES = { '@aws-sdk/client-s3': 'aws-sdk-client-s3.cjs', '@aws-sdk/lib-storage': 'aws-sdk-lib-storage.cjs' };
+export const LAZY_PACKAGES = { '@aws-sdk/client-s3': 'aws-sdk-client-s3.cjs', '@aws-sdk/lib-storage': 'aws-sdk-lib-storage.cjs', '@fastify/busboy': 'fastify-busboy.cjs' };
 export const LAZY_FILTER = new RegExp(`^(${Object.keys(LAZY_PACKAGES).map((n) => n.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')).join('|')})$`);
 
 /** `import('<lazy package>')` becomes a require of its file beside the bundle; a static import fails the build. */
