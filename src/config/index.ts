@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile, rename, open } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { makeDirs } from '../make-dirs.ts';
+import { makeDirsSync } from '../make-dirs.ts';
 
 export interface Config {
   readonly dataDir: string;
@@ -118,7 +118,7 @@ export async function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv
   if (!Number.isFinite(minFreeMiB) || minFreeMiB < 0) throw new ConfigError(`FERRY_MIN_FREE_MB must be a number of MiB, 0 or more (got "${env.FERRY_MIN_FREE_MB}")`);
 
   try {
-    await makeDirs(dataDir, 0o700);
+    makeDirsSync(dataDir, 0o700);
   } catch (err) {
     throw new ConfigError(`cannot create data dir ${dataDir}: ${(err as Error).message}`);
   }

@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { fromFsError, S3Error } from '../s3/errors.ts';
 import type { ByteRange } from './types.ts';
 import { FreeSpace } from './free-space.ts';
-import { makeDirs } from '../make-dirs.ts';
+import { makeDirsSync } from '../make-dirs.ts';
 import { isFileId, newFileId, SHARD_COUNT, shardName } from './keys.ts';
 
 /** A piece of an object: a data file and its length. A single PUT has one, a multipart object one per part. */
@@ -52,9 +52,9 @@ export class DataFiles {
 
   /** Creates tmp/ and every shard directory up front, so a write never needs a mkdir. */
   async prepare(): Promise<void> {
-    await makeDirs(this.#tmpRoot);
-    await makeDirs(this.#dataRoot);
-    for (let i = 0; i < SHARD_COUNT; i++) await makeDirs(join(this.#dataRoot, shardName(i)));
+    makeDirsSync(this.#tmpRoot);
+    makeDirsSync(this.#dataRoot);
+    for (let i = 0; i < SHARD_COUNT; i++) makeDirsSync(join(this.#dataRoot, shardName(i)));
   }
 
   path(fileId: string): string {

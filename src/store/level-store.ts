@@ -16,7 +16,7 @@ import { checkKey, isStorableBucketName } from './keys.ts';
 import { listObjects } from './listing.ts';
 import { Multipart } from './multipart.ts';
 import { recover } from './startup.ts';
-import { makeDirs } from '../make-dirs.ts';
+import { makeDirsSync } from '../make-dirs.ts';
 import { Ballast } from './ballast.ts';
 
 export interface StoreOptions {
@@ -56,7 +56,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   const log = options.log ?? (() => {});
   const dataDir = options.dataDir;
   // Private from the start: the metadata holds upstream secret keys (LevelDB itself would create meta/ 0755).
-  await makeDirs(dataDir, 0o700);
+  makeDirsSync(dataDir, 0o700);
   const files = new DataFiles(dataDir, log, options.minFreeBytes ?? 0);
   await files.prepare();
   const fresh = !existsSync(join(dataDir, 'meta'));

@@ -38,6 +38,36 @@ async function failure(p: Promise<unknown>): Promise<{ code: string; status: num
   }
 }
 
+/** Another process takes every free byte of the tmpfs; returns the file to delete to give them back. */
+async function fillDisk(): Promise<string> {
+  const filler = join(mountPoint, 'filler');
+  const fh = await open(filler, 'w');
+  try {
+    const chunk = Buffer.alloc(64 * 1024, 1);
+    for (let i = 0; i < 1000; i++) await fh.write(chunk);
+    assert.fail('the 8 MiB tmpfs never filled');
+  } catch (err) {
+    assert.equal((err as NodeJS.ErrnoException).code, 'ENOSPC');
+  } finally {
+    await fh.close();
+  }
+  return filler;
+}
+
+/** Every acknowledged write and delete is there, nothing else. */
+async function assertNothingLost(): Promise<void> {
+  const listed = new Set<string>();
+  let token: string | undefined;
+  for (let page = 0; page < 20; page++) {
+    const r = await s3.send(new ListObjectsV2Command({ Bucket: B, ContinuationToken: token }));
+    for (const o of r.Contents ?? []) listed.add(o.Key!);
+    token = r.NextContinuationToken;
+    if (token === undefined) break;
+  }
+  const wrong = [...expected].filter(([k, present]) => listed.has(k) !== present).map(([k]) => k);
+  assert.deepEqual(wrong, [], `keys whose acknowledged state was lost: ${wrong.slice(0, 10).join(', ')}`);
+}
+
 async function freeBytes(): Promise<number> {
   const s = await statfs(mountPoint);
   return s.bavail * s.bsize;
@@ -90,17 +120,7 @@ test('a disk filled by someone else: writes refused (507, never 500), healed fro
     expected.set(`meta/${String(i).padStart(3, '0')}`, true);
   }
   // Another process takes every free byte.
-  const filler = join(mountPoint, 'filler');
-  const fh = await open(filler, 'w');
-  try {
-    const chunk = Buffer.alloc(64 * 1024, 1);
-    for (let i = 0; i < 1000; i++) await fh.write(chunk);
-    assert.fail('the 8 MiB tmpfs never filled');
-  } catch (err) {
-    assert.equal((err as NodeJS.ErrnoException).code, 'ENOSPC');
-  } finally {
-    await fh.close();
-  }
+  const filler = await fillDisk();
   // Deletes append to the journal until it cannot grow: the first failure is a clean 507.
   let refused: { code: string; status: number } | undefined;
   let i = 149;
@@ -134,16 +154,7 @@ test('a disk filled by someone else: writes refused (507, never 500), healed fro
   await srv!.stop();
   srv = undefined;
   await start();
-  const listed = new Set<string>();
-  let token: string | undefined;
-  for (let page = 0; page < 20; page++) {
-    const r = await s3.send(new ListObjectsV2Command({ Bucket: B, ContinuationToken: token }));
-    for (const o of r.Contents ?? []) listed.add(o.Key!);
-    token = r.NextContinuationToken;
-    if (token === undefined) break;
-  }
-  const wrong = [...expected].filter(([k, present]) => listed.has(k) !== present).map(([k]) => k);
-  assert.deepEqual(wrong, [], `keys whose acknowledged state was lost: ${wrong.slice(0, 10).join(', ')}`);
+  await assertNothingLost();
 });
 
 test('ferry starts on a disk someone else filled: the ballast makes room for LevelDB to replay its journal', async () => {
@@ -164,27 +175,9 @@ test('ferry starts on a disk someone else filled: the ballast makes room for Lev
   }
   await srv!.stop();
   srv = undefined;
-  const filler = join(mountPoint, 'filler');
-  const fh = await open(filler, 'w');
-  try {
-    const chunk = Buffer.alloc(64 * 1024, 1);
-    for (let i = 0; i < 1000; i++) await fh.write(chunk);
-  } catch (err) {
-    assert.equal((err as NodeJS.ErrnoException).code, 'ENOSPC');
-  } finally {
-    await fh.close();
-  }
+  const filler = await fillDisk();
   await start();
   assert.equal(lines.filter((l) => l.includes('released the')).length, releasedBefore + 1, lines.join('\n'));
-  const listed = new Set<string>();
-  let token: string | undefined;
-  for (let page = 0; page < 20; page++) {
-    const r = await s3.send(new ListObjectsV2Command({ Bucket: B, ContinuationToken: token }));
-    for (const o of r.Contents ?? []) listed.add(o.Key!);
-    token = r.NextContinuationToken;
-    if (token === undefined) break;
-  }
-  const wrong = [...expected].filter(([k, present]) => listed.has(k) !== present).map(([k]) => k);
-  assert.deepEqual(wrong, [], `keys whose acknowledged state was lost: ${wrong.slice(0, 10).join(', ')}`);
+  await assertNothingLost();
   await unlink(filler);
 });
