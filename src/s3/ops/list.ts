@@ -43,19 +43,25 @@ function optional(ctx: S3Context, name: string): string | undefined {
   return v === null || v === '' ? undefined : v;
 }
 
-export const ListObjects: Handler = async (ctx) => {
-  const bucket = bucketOf(ctx);
-  const enc = encoderFor(ctx);
+/** One page of a listing, as all three list calls take it: prefix, delimiter, max-keys, resuming after `after`. */
+async function listPage(ctx: S3Context, after: string | undefined) {
   const maxKeys = maxParam(ctx, 'max-keys');
   const prefix = optional(ctx, 'prefix');
   const delimiter = optional(ctx, 'delimiter');
-  const marker = optional(ctx, 'marker');
-  const page = await ctx.store.listObjects(bucket, {
+  const page = await ctx.store.listObjects(bucketOf(ctx), {
     maxKeys,
     ...(prefix !== undefined ? { prefix } : {}),
     ...(delimiter !== undefined ? { delimiter } : {}),
-    ...(marker !== undefined ? { after: marker } : {}),
+    ...(after !== undefined ? { after } : {}),
   });
+  return { maxKeys, prefix, delimiter, page };
+}
+
+export const ListObjects: Handler = async (ctx) => {
+  const bucket = bucketOf(ctx);
+  const enc = encoderFor(ctx);
+  const marker = optional(ctx, 'marker');
+  const { maxKeys, prefix, delimiter, page } = await listPage(ctx, marker);
   return {
     xml: renderXml('ListBucketResult', {
       Name: bucket,
@@ -85,19 +91,10 @@ function decodeToken(token: string): string {
 export const ListObjectsV2: Handler = async (ctx) => {
   const bucket = bucketOf(ctx);
   const enc = encoderFor(ctx);
-  const maxKeys = maxParam(ctx, 'max-keys');
-  const prefix = optional(ctx, 'prefix');
-  const delimiter = optional(ctx, 'delimiter');
   const startAfter = optional(ctx, 'start-after');
   // An empty token starts from the beginning and is echoed back (as MinIO, and as ceph s3-tests expect of S3).
   const token = ctx.query.get('continuation-token');
-  const after = token !== null && token !== '' ? decodeToken(token) : startAfter;
-  const page = await ctx.store.listObjects(bucket, {
-    maxKeys,
-    ...(prefix !== undefined ? { prefix } : {}),
-    ...(delimiter !== undefined ? { delimiter } : {}),
-    ...(after !== undefined ? { after } : {}),
-  });
+  const { maxKeys, prefix, delimiter, page } = await listPage(ctx, token !== null && token !== '' ? decodeToken(token) : startAfter);
   const fetchOwner = ctx.query.get('fetch-owner') === 'true';
   return {
     xml: renderXml('ListBucketResult', {
@@ -126,9 +123,6 @@ export const ListObjectsV2: Handler = async (ctx) => {
 export const ListObjectVersions: Handler = async (ctx) => {
   const bucket = bucketOf(ctx);
   const enc = encoderFor(ctx);
-  const maxKeys = maxParam(ctx, 'max-keys');
-  const prefix = optional(ctx, 'prefix');
-  const delimiter = optional(ctx, 'delimiter');
   const keyMarker = optional(ctx, 'key-marker');
   const versionIdMarker = optional(ctx, 'version-id-marker');
   if (versionIdMarker !== undefined) {
@@ -140,12 +134,7 @@ export const ListObjectVersions: Handler = async (ctx) => {
     }
   }
   // A key's only version is "null": whether or not the marker names it, the listing resumes after the key.
-  const page = await ctx.store.listObjects(bucket, {
-    maxKeys,
-    ...(prefix !== undefined ? { prefix } : {}),
-    ...(delimiter !== undefined ? { delimiter } : {}),
-    ...(keyMarker !== undefined ? { after: keyMarker } : {}),
-  });
+  const { maxKeys, prefix, delimiter, page } = await listPage(ctx, keyMarker);
   const last = page.lastReturned;
   // The next version marker belongs to an object; a page that ends on a common prefix has only a key marker.
   const endsOnObject = last !== undefined && page.objects.at(-1)?.key === last;
