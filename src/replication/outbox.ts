@@ -285,6 +285,14 @@ export class Outbox {
     await this.#finishRemoval(target);
   }
 
+  async #clear<V>(sub: Sub<V>): Promise<void> {
+    for (;;) {
+      const keys = await sub.keys({ limit: 1000 }).all();
+      if (keys.length === 0) return;
+      await this.core.commit(keys.map((key) => del(sub, key)));
+    }
+  }
+
   async #finishRemoval(target: TargetRecord): Promise<void> {
     const queue = this.queueOf(target.id);
     for (;;) {
@@ -292,8 +300,14 @@ export class Outbox {
       if (keys.length === 0) break;
       for (const key of keys) await this.#release(target, key);
     }
+    // Through commit(), not sublevel.clear(): every LevelDB write must pass the journal guard (src/store/journal-guard.ts).
+    await this.#clear(queue.pending);
+    await this.#clear(queue.queue);
+    await this.#clear(queue.failed);
+    await this.#clear(queue.uploads);
+    await this.#clear(queue.retained);
+    await this.#clear(queue.meta);
     const subs = [queue.pending, queue.queue, queue.failed, queue.uploads, queue.retained, queue.meta];
-    for (const sub of subs) await sub.clear();
     await this.core.commit([del(this.#targets, target.id)]);
     for (const sub of subs) await sub.close();
     this.#queues.delete(target.id);

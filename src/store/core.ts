@@ -122,6 +122,9 @@ interface QueuedCommit {
   reject: (err: unknown) => void;
 }
 
+/** LevelDB's default write_buffer_size (classic-level does not change it): the largest a memtable gets. */
+const WRITE_BUFFER = 4 * 1024 * 1024;
+
 export class StoreCore {
   readonly db: Root;
   readonly files: DataFiles;
@@ -169,7 +172,8 @@ export class StoreCore {
       log,
       // Any range: compactRange first flushes the memtable, which switches LevelDB to a new log file.
       rotate: () => this.db.compactRange('\x00', '\x00'),
-      memtableBytes: () => Number(this.db.getProperty('leveldb.approximate-memory-usage')) || 4 * 1024 * 1024,
+      // The property counts the block cache too; a memtable holds at most LevelDB's 4 MiB write buffer.
+      memtableBytes: () => Math.min(Number(this.db.getProperty('leveldb.approximate-memory-usage')) || WRITE_BUFFER, WRITE_BUFFER),
     });
     this.buckets = db.sublevel<string, BucketRecord>('buckets', { valueEncoding: 'json' });
     this.filesIndex = db.sublevel<string, number>('files', { valueEncoding: 'json' });

@@ -2,7 +2,7 @@
 // LevelDB's write-ahead log cannot take ENOSPC safely (a torn append misaligns every later record of that log,
 // which a restart then drops), and a full disk would also refuse the deletes that free it.
 import { statfs } from 'node:fs/promises';
-import { S3Error } from '../s3/errors.ts';
+import { fromFsError, S3Error } from '../s3/errors.ts';
 
 /** A cached statfs is trusted this long; a refusal always re-reads first. */
 const FRESH_MS = 500;
@@ -50,7 +50,9 @@ export class FreeSpace {
   }
 
   async #read(): Promise<void> {
-    const s = await statfs(this.#dir);
+    const s = await statfs(this.#dir).catch((err: unknown) => {
+      throw fromFsError(err);
+    });
     // bavail: what an unprivileged writer may still use (root's reserved blocks are not ours to count on).
     this.#free = s.bavail * s.bsize;
     this.#readAt = performance.now();

@@ -9,8 +9,6 @@ import type { Ballast } from './ballast.ts';
 
 /** How often a broken journal tries to heal. */
 const RETRY_MS = 2_000;
-/** How often a released ballast tries to come back. */
-const BALLAST_RETRY_MS = 30_000;
 /**
  * Margin on top of the memtable's size (its arena, already more than the table a flush writes) for the new log
  * file and the MANIFEST record.
@@ -43,7 +41,6 @@ export class JournalGuard {
   readonly #o: JournalOptions;
   #broken: S3Error | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #ballastTimer: NodeJS.Timeout | undefined;
   #stopped = false;
   #attempts = 0;
 
@@ -72,7 +69,7 @@ export class JournalGuard {
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#timer);
-    clearInterval(this.#ballastTimer);
+    this.#o.ballast.stop();
   }
 
   async #free(): Promise<number> {
@@ -82,16 +79,7 @@ export class JournalGuard {
 
   async #releaseBallast(): Promise<boolean> {
     if (!(await this.#o.ballast.release())) return false;
-    if (this.#ballastTimer === undefined && !this.#stopped) {
-      this.#ballastTimer = setInterval(() => {
-        void this.#o.ballast.ensure().then((placed) => {
-          if (!placed) return;
-          clearInterval(this.#ballastTimer);
-          this.#ballastTimer = undefined;
-        });
-      }, BALLAST_RETRY_MS);
-      this.#ballastTimer.unref();
-    }
+    if (!this.#stopped) this.#o.ballast.restoreLater();
     return true;
   }
 

@@ -75,7 +75,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     throw err;
   }
   try {
-    await ballast.ensure();
+    if (!(await ballast.ensure())) ballast.restoreLater();
     const clean = await takeCleanMarker(dataDir);
     const core = new StoreCore(db, files, log, { dir: dataDir, ballast });
     const multipart = new Multipart(core);
@@ -173,19 +173,27 @@ class LevelStore implements Store {
   }
 
   /**
-   * Exclusive bucket lock: no object commit into it can interleave with the emptiness check. Multipart uploads still
-   * in progress do not keep a bucket: they are aborted, as S3 does (a part uploaded meanwhile finds its upload gone).
+   * Multipart uploads still in progress do not keep a bucket: they are aborted first, as S3 does (a part uploaded
+   * meanwhile finds its upload gone). Aborting takes each upload's lock, so it runs before the exclusive bucket lock:
+   * a Complete holds its upload's lock while it waits for the shared bucket lock (opposite orders deadlock). Under
+   * the exclusive lock nothing can be committed into the bucket; an object or upload that appeared meanwhile (a
+   * Complete that won the race) keeps it: BucketNotEmpty.
    */
   deleteBucket(name: string): Promise<void> {
     return this.#core.run(async () => {
       const core = this.#core;
+      core.requireBucket(name);
+      const [first] = await core.objectsOf(name).keys({ limit: 1 }).all();
+      if (first !== undefined) throw new S3Error('BucketNotEmpty', { resource: name });
+      for (const upload of await core.uploadsOf(name).values().all()) {
+        await this.#multipart.abort(name, upload.key, upload.uploadId).catch(ignoreNoSuchUpload);
+      }
       const release = await core.bucketLocks.exclusive(name);
       try {
         core.requireBucket(name);
         const [object] = await core.objectsOf(name).keys({ limit: 1 }).all();
-        if (object !== undefined) throw new S3Error('BucketNotEmpty', { resource: name });
-        const uploads = await core.uploadsOf(name).values().all();
-        for (const upload of uploads) await this.#multipart.abort(name, upload.key, upload.uploadId).catch(ignoreNoSuchUpload);
+        const [upload] = await core.uploadsOf(name).keys({ limit: 1 }).all();
+        if (object !== undefined || upload !== undefined) throw new S3Error('BucketNotEmpty', { resource: name });
         const ops: Op[] = [del(core.buckets, name)];
         const deleted = core.beforeDeleteBucket?.(name, ops);
         await core.commit(ops);

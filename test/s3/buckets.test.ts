@@ -3,7 +3,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   CreateBucketCommand, DeleteBucketCommand, GetBucketLocationCommand, GetBucketVersioningCommand, HeadBucketCommand,
-  ListBucketsCommand, PutObjectCommand, CreateMultipartUploadCommand, AbortMultipartUploadCommand, DeleteObjectCommand, ListMultipartUploadsCommand, UploadPartCommand, HeadObjectCommand, S3Client,
+  ListBucketsCommand, PutObjectCommand, CreateMultipartUploadCommand, AbortMultipartUploadCommand, DeleteObjectCommand, ListMultipartUploadsCommand, UploadPartCommand, HeadObjectCommand, CompleteMultipartUploadCommand, S3Client,
 } from '@aws-sdk/client-s3';
 import { startFerry, type TestServer } from '../helpers/server.ts';
 import { errorOf } from '../helpers/sdk.ts';
@@ -68,6 +68,31 @@ test('a bucket holding an object cannot be deleted; one holding only uploads in 
   assert.equal((await s3.send(new ListMultipartUploadsCommand({ Bucket: 'epsilon' }))).Uploads, undefined);
   assert.deepEqual(await errorOf(s3.send(new AbortMultipartUploadCommand({ Bucket: 'epsilon', Key: 'm', UploadId: up.UploadId }))), { name: 'NoSuchUpload', status: 404 });
   await s3.send(new DeleteBucketCommand({ Bucket: 'epsilon' }));
+});
+
+test('DeleteBucket racing CompleteMultipartUpload: both answer, never a deadlock; the bucket goes only if the upload lost', async () => {
+  for (let round = 0; round < 8; round++) {
+    const Bucket = `race-${round}`;
+    await s3.send(new CreateBucketCommand({ Bucket }));
+    const { UploadId } = await s3.send(new CreateMultipartUploadCommand({ Bucket, Key: 'm' }));
+    const part = await s3.send(new UploadPartCommand({ Bucket, Key: 'm', UploadId, PartNumber: 1, Body: 'only part' }));
+    const complete = s3.send(new CompleteMultipartUploadCommand({ Bucket, Key: 'm', UploadId, MultipartUpload: { Parts: [{ PartNumber: 1, ETag: part.ETag }] } }));
+    const remove = s3.send(new DeleteBucketCommand({ Bucket }));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`round ${round}: Complete and DeleteBucket still pending after 10 s`)), 10_000);
+    });
+    const [completed, removed] = await Promise.race([Promise.allSettled([complete, remove]), deadline]).finally(() => clearTimeout(timer));
+    if (completed.status === 'fulfilled') {
+      // The object landed first: the bucket is not empty and stays, with the object.
+      assert.equal(removed.status, 'rejected');
+      assert.deepEqual(await errorOf(remove), { name: 'BucketNotEmpty', status: 409 });
+      assert.equal((await s3.send(new HeadObjectCommand({ Bucket, Key: 'm' }))).ContentLength, 'only part'.length);
+    } else {
+      assert.equal(removed.status, 'fulfilled', String((removed as PromiseRejectedResult).reason));
+      assert.deepEqual(await errorOf(s3.send(new HeadBucketCommand({ Bucket }))), { name: 'NotFound', status: 404 });
+    }
+  }
 });
 
 test('missing buckets answer NoSuchBucket with S3 error XML', async () => {

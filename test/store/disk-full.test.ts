@@ -11,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import {
   CreateBucketCommand, DeleteObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException,
 } from '@aws-sdk/client-s3';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { startFerry, type TestServer } from '../helpers/server.ts';
 
 const B = 'full';
@@ -101,6 +102,13 @@ test('data writes stop at the reserve with 507 InsufficientStorage; deletes then
   }
   assert.deepEqual(refused, { code: 'InsufficientStorage', status: 507 });
   assert.ok(stored >= 5, `stored ${stored} objects before the disk filled`);
+  // A browser-form upload of the same size is held to the same reserve (its Content-Length bounds the file).
+  const { url, fields } = await createPresignedPost(s3 as never, { Bucket: B, Key: 'big/form', Expires: 60 });
+  const form = new FormData();
+  for (const [k, v] of Object.entries(fields)) form.append(k, v);
+  form.append('file', new Blob([body]), 'big.bin');
+  const posted = await fetch(url, { method: 'POST', body: form, signal: AbortSignal.timeout(15_000) });
+  assert.equal(posted.status, 507, await posted.text());
   assert.ok((await freeBytes()) >= RESERVE_MIB * 1024 * 1024 / 2, 'the reserve is still free');
   const back = await s3.send(new GetObjectCommand({ Bucket: B, Key: 'big/0' }));
   assert.deepEqual(Buffer.from(await back.Body!.transformToByteArray()), body);

@@ -176,7 +176,12 @@ export const CompleteMultipartUpload: Handler = async (ctx) => {
     if (alg && expected !== undefined && !isValidChecksumValue(alg, expected.replace(/-\d+$/, ''))) {
       throw new S3Error('InvalidRequest', { message: `Value for ${checksumHeaderName(alg)} header is invalid.` });
     }
-    info = await ctx.store.completeMultipartUpload(bucket, key, uploadId, planner(requested, expected), condition);
+    info = await ctx.store.completeMultipartUpload(bucket, key, uploadId, planner(requested, expected), condition).catch(async (err: unknown) => {
+      // A retry that overlapped the first Complete finds the upload gone once that one has finished: same answer.
+      const done = isS3Error(err) && err.code === 'NoSuchUpload' ? await ctx.store.completedUpload(bucket, key, uploadId) : undefined;
+      if (done === undefined) throw err;
+      return done;
+    });
   }
   const proto = ctx.incoming.socket && 'encrypted' in ctx.incoming.socket ? 'https' : 'http';
   return {

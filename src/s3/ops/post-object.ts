@@ -110,7 +110,10 @@ export const PostObject: Handler = async (ctx) => {
     const meta = objectMetaFromFields(fields);
     const limit = new SizeRange(policy.minSize, policy.maxSize);
     // The part's bytes are the object: no aws-chunked framing, no payload hash; MD5 and size as for PutObject.
-    body = ingestBody({ accessKeyId, payload: 'unsigned', presigned: false, queryHeaders: {} }, {}, limit, { maxSize: ctx.config.maxObjectSize });
+    const ingested = ingestBody({ accessKeyId, payload: 'unsigned', presigned: false, queryHeaders: {} }, {}, limit, { maxSize: ctx.config.maxObjectSize });
+    // The form's Content-Length bounds the file: what the store checks against its free-space reserve.
+    const declared = Number(ctx.header('content-length'));
+    body = Number.isSafeInteger(declared) && declared >= 0 ? { ...ingested, size: Math.min(declared, policy.maxSize) } : ingested;
     file.once('error', (err) => limit.destroy(err));
     file.pipe(limit);
     const info = await ctx.store.putObject(bucket, key, body, meta);
