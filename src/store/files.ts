@@ -70,15 +70,16 @@ export class DataFiles {
    * `size` (the body's declared length, when known) is checked against the free space first.
    */
   async write(body: Readable, size?: number): Promise<WrittenFile> {
-    const release = await this.#space.admit(size ?? 0);
+    const reservation = await this.#space.admit(size ?? 0);
     try {
-      return await this.#write(body);
+      // A body of unknown length (a form upload sent chunked) is held to the reserve batch by batch.
+      return await this.#write(body, size === undefined ? reservation.grow : undefined);
     } finally {
-      release();
+      reservation.release();
     }
   }
 
-  async #write(body: Readable): Promise<WrittenFile> {
+  async #write(body: Readable, grow: ((bytes: number) => Promise<void>) | undefined): Promise<WrittenFile> {
     const fileId = newFileId(Math.floor(this.#cursor++ / FILES_PER_SHARD_RUN));
     const tmpPath = `${this.#tmpRoot}/${fileId}`;
     const dir = this.#dirSync(fileId.slice(0, 2));
@@ -109,6 +110,7 @@ export class DataFiles {
         batchBytes += bytes.length;
         size += bytes.length;
         if (batchBytes < WRITE_BATCH) continue;
+        await grow?.(batchBytes);
         fh ??= await create('wx');
         await writing;
         writing = writeAll(fh, batch);
@@ -117,6 +119,7 @@ export class DataFiles {
         batchBytes = 0;
       }
       await writing;
+      if (batchBytes > 0) await grow?.(batchBytes);
       if (fh === undefined) {
         if (batchBytes === 0) return { size: 0 };
         await this.#writeSmall(tmpPath, batch, batchBytes, () => (created = true));

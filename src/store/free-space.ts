@@ -7,6 +7,12 @@ import { fromFsError, S3Error } from '../s3/errors.ts';
 /** A cached statfs is trusted this long; a refusal always re-reads first. */
 const FRESH_MS = 500;
 
+export interface Reservation {
+  /** Promises `bytes` more, or throws InsufficientStorage. */
+  grow(bytes: number): Promise<void>;
+  release(): void;
+}
+
 export class FreeSpace {
   readonly #dir: string;
   readonly #reserve: number;
@@ -23,25 +29,33 @@ export class FreeSpace {
 
   /**
    * Promises `size` bytes to a body about to be written, or refuses with InsufficientStorage when that would leave
-   * less than the reserve (counting bodies still being written). Returns the release to call once it is on disk or
-   * abandoned. A body of unknown size is admitted while the reserve is intact.
+   * less than the reserve (counting bodies still being written). A body of unknown length starts at 0 and grows
+   * its reservation as its bytes arrive. Release once the body is on disk or abandoned.
    */
-  async admit(size: number): Promise<() => void> {
-    if (this.#reserve === 0) return () => {};
-    if (!this.#fits(size) || performance.now() - this.#readAt > FRESH_MS) await this.#read();
-    if (!this.#fits(size)) {
-      throw new S3Error('InsufficientStorage', {
-        message: `Not enough free disk space to store the object: ferry keeps ${this.#reserve} bytes free for its metadata.`,
-      });
-    }
-    this.#promised += size;
+  async admit(size: number): Promise<Reservation> {
+    let held = 0;
     let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      this.#promised -= size;
-      // The bytes now count in statfs's figure (or were never written): until the next read, assume the former.
-      this.#free -= size;
+    const grow = async (bytes: number): Promise<void> => {
+      if (this.#reserve === 0) return;
+      if (!this.#fits(bytes) || performance.now() - this.#readAt > FRESH_MS) await this.#read();
+      if (!this.#fits(bytes)) {
+        throw new S3Error('InsufficientStorage', {
+          message: `Not enough free disk space to store the object: ferry keeps ${this.#reserve} bytes free for its metadata.`,
+        });
+      }
+      this.#promised += bytes;
+      held += bytes;
+    };
+    await grow(size);
+    return {
+      grow,
+      release: () => {
+        if (released) return;
+        released = true;
+        this.#promised -= held;
+        // The bytes now count in statfs's figure (or were never written): until the next read, assume the former.
+        this.#free -= held;
+      },
     };
   }
 

@@ -109,6 +109,19 @@ test('data writes stop at the reserve with 507 InsufficientStorage; deletes then
   form.append('file', new Blob([body]), 'big.bin');
   const posted = await fetch(url, { method: 'POST', body: form, signal: AbortSignal.timeout(15_000) });
   assert.equal(posted.status, 507, await posted.text());
+  // The same form sent chunked, with no Content-Length: held to the reserve batch by batch as it streams.
+  const encoded = new Response(form);
+  const bytes = new Uint8Array(await encoded.arrayBuffer());
+  const chunked = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': encoded.headers.get('content-type') ?? '' },
+    body: new ReadableStream({ start(c) { c.enqueue(bytes); c.close(); } }),
+    duplex: 'half',
+    signal: AbortSignal.timeout(15_000),
+  } as RequestInit);
+  assert.equal(chunked.status, 507, await chunked.text());
+  const listed = await s3.send(new ListObjectsV2Command({ Bucket: B, Prefix: 'big/form' }));
+  assert.equal(listed.KeyCount, 0, 'neither form upload was stored');
   assert.ok((await freeBytes()) >= RESERVE_MIB * 1024 * 1024 / 2, 'the reserve is still free');
   const back = await s3.send(new GetObjectCommand({ Bucket: B, Key: 'big/0' }));
   assert.deepEqual(Buffer.from(await back.Body!.transformToByteArray()), body);
