@@ -2,8 +2,9 @@
 // LevelDB cannot rotate its journal or even open without room for one table. Deleting the ballast gives it that
 // room (the same trick as CockroachDB's ballast file). Rebuilt once the disk has space again.
 import { randomFillSync } from 'node:crypto';
-import { open, statfs, unlink } from 'node:fs/promises';
+import { open, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { freeBytes } from './free-space.ts';
 
 const NAME = 'ballast';
 // Below malloc's mmap threshold: a 1 MiB buffer raised that threshold and left ~0.3 MB in the heap after start-up.
@@ -26,10 +27,6 @@ export class Ballast {
     this.#log = log;
   }
 
-  get size(): number {
-    return this.#size;
-  }
-
   /**
    * Creates the ballast (random bytes written and synced: a sparse file, or zeros on a compressing filesystem such
    * as ZFS or btrfs with compression, would reserve nothing) when it is missing or short
@@ -43,8 +40,7 @@ export class Ballast {
       fh = await open(this.#path, 'a+');
       const have = (await fh.stat()).size;
       if (have >= this.#size) return true;
-      const s = await statfs(this.#dir);
-      if (s.bavail * s.bsize < 2 * (this.#size - have)) return false;
+      if ((await freeBytes(this.#dir)) < 2 * (this.#size - have)) return false;
       const chunk = Buffer.allocUnsafe(CHUNK);
       for (let at = have; at < this.#size; at += CHUNK) await fh.write(randomFillSync(chunk), 0, Math.min(CHUNK, this.#size - at));
       await fh.sync();

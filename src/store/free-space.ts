@@ -4,6 +4,12 @@
 import { statfs } from 'node:fs/promises';
 import { fromFsError, S3Error } from '../s3/errors.ts';
 
+/** Free bytes on `dir`'s filesystem. bavail: what an unprivileged writer may still use (root's reserved blocks are not ours to count on). */
+export async function freeBytes(dir: string): Promise<number> {
+  const s = await statfs(dir);
+  return s.bavail * s.bsize;
+}
+
 /** A cached statfs is trusted this long; a refusal always re-reads first. */
 const FRESH_MS = 500;
 
@@ -64,11 +70,9 @@ export class FreeSpace {
   }
 
   async #read(): Promise<void> {
-    const s = await statfs(this.#dir).catch((err: unknown) => {
+    this.#free = await freeBytes(this.#dir).catch((err: unknown) => {
       throw fromFsError(err);
     });
-    // bavail: what an unprivileged writer may still use (root's reserved blocks are not ours to count on).
-    this.#free = s.bavail * s.bsize;
     this.#readAt = performance.now();
   }
 }

@@ -3,9 +3,9 @@
 // every later record of that log file is then misaligned, and replaying the log at the next start drops them, so
 // writes acknowledged after the failure would be lost. Rotating the log (a memtable flush, which compactRange
 // forces) writes the memtable, which holds every acknowledged write, to a table and starts a fresh log.
-import { statfs } from 'node:fs/promises';
 import { S3Error } from '../s3/errors.ts';
 import type { Ballast } from './ballast.ts';
+import { freeBytes } from './free-space.ts';
 
 /** How often a broken journal tries to heal. */
 const RETRY_MS = 2_000;
@@ -33,7 +33,8 @@ export function isJournalFailure(err: unknown): boolean {
   return code === 'LEVEL_IO_ERROR' || code === 'LEVEL_CORRUPTION';
 }
 
-function isNoSpace(err: unknown): boolean {
+/** ENOSPC or EDQUOT as LevelDB words them in its I/O errors. */
+export function isNoSpace(err: unknown): boolean {
   return /No space left on device|Disk quota exceeded/i.test(String((err as Error | undefined)?.message ?? err));
 }
 
@@ -72,11 +73,6 @@ export class JournalGuard {
     this.#o.ballast.stop();
   }
 
-  async #free(): Promise<number> {
-    const s = await statfs(this.#o.dir);
-    return s.bavail * s.bsize;
-  }
-
   async #releaseBallast(): Promise<boolean> {
     if (!(await this.#o.ballast.release())) return false;
     if (!this.#stopped) this.#o.ballast.restoreLater();
@@ -94,7 +90,8 @@ export class JournalGuard {
       // A flush that runs out of space too would leave LevelDB refusing writes until a restart: wait for room,
       // making it from the ballast if need be.
       const needed = this.#o.memtableBytes() + FLUSH_MARGIN;
-      if ((await this.#free()) < needed && (!(await this.#releaseBallast()) || (await this.#free()) < needed)) return this.#schedule();
+      const free = () => freeBytes(this.#o.dir);
+      if ((await free()) < needed && (!(await this.#releaseBallast()) || (await free()) < needed)) return this.#schedule();
       await this.#o.rotate();
       this.#broken = undefined;
       this.#attempts = 0;

@@ -18,6 +18,7 @@ import { Multipart } from './multipart.ts';
 import { recover } from './startup.ts';
 import { makeDirsSync } from '../make-dirs.ts';
 import { Ballast } from './ballast.ts';
+import { isNoSpace } from './journal-guard.ts';
 
 export interface StoreOptions {
   dataDir: string;
@@ -57,15 +58,15 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   const dataDir = options.dataDir;
   // Private from the start: the metadata holds upstream secret keys (LevelDB itself would create meta/ 0755).
   makeDirsSync(dataDir, 0o700);
-  const files = new DataFiles(dataDir, log, options.minFreeBytes ?? 0);
+  const reserve = options.minFreeBytes ?? 0;
+  const files = new DataFiles(dataDir, log, reserve);
   await files.prepare();
   const fresh = !existsSync(join(dataDir, 'meta'));
   if (fresh) await mkdir(join(dataDir, 'meta'), { mode: 0o700 });
   const db = new ClassicLevel<string, unknown>(join(dataDir, 'meta'), { valueEncoding: 'json' });
-  const reserve = options.minFreeBytes ?? 0;
   const ballast = new Ballast(dataDir, Math.min(reserve, MAX_BALLAST), log);
   try {
-    await openLevel(db, dataDir, ballast);
+    await openLevel(db, ballast);
   } catch (err) {
     // classic-level reports the held lock as the cause of LEVEL_DATABASE_NOT_OPEN.
     const cause = (err as { cause?: { code?: string } }).cause;
@@ -92,12 +93,12 @@ export async function openStore(options: StoreOptions): Promise<Store> {
  * Opening replays LevelDB's journal into a new table, which needs free space: on a disk something else filled,
  * the ballast makes that room (ballast.ts).
  */
-async function openLevel(db: ClassicLevel<string, unknown>, dataDir: string, ballast: Ballast): Promise<void> {
+async function openLevel(db: ClassicLevel<string, unknown>, ballast: Ballast): Promise<void> {
   try {
     await db.open();
   } catch (err) {
-    const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    if (cause?.code !== 'LEVEL_IO_ERROR' || !/No space left/i.test(cause.message ?? '') || !(await ballast.release())) throw err;
+    const cause = (err as { cause?: { code?: string } }).cause;
+    if (cause?.code !== 'LEVEL_IO_ERROR' || !isNoSpace(cause) || !(await ballast.release())) throw err;
     await db.open();
   }
 }

@@ -158,12 +158,14 @@ export const CompleteMultipartUpload: Handler = async (ctx) => {
   const key = keyOf(ctx);
   const uploadId = uploadIdOf(ctx);
   const condition = writeConditionFrom(ctx.header);
-  const upload = await ctx.store.getUpload(bucket, key, uploadId).catch(async (err: unknown) => {
-    // Completed already (a client retrying after a lost answer): S3 answers the same result again.
+  // Completed already (a client retrying after a lost answer, or while the first Complete still ran): S3 answers
+  // the same result again.
+  const completedBefore = async (err: unknown): Promise<ObjectInfo> => {
     const done = isS3Error(err) && err.code === 'NoSuchUpload' ? await ctx.store.completedUpload(bucket, key, uploadId) : undefined;
     if (done === undefined) throw err;
     return done;
-  });
+  };
+  const upload = await ctx.store.getUpload(bucket, key, uploadId).catch(completedBefore);
   const { bytes } = await readSmallBody(ctx.auth, ctx.headers, ctx.incoming, COMPLETE_BODY_LIMIT, { objectChecksumHeaders: true });
   const requested = parseCompleteBody(bytes);
   let info: ObjectInfo;
@@ -176,12 +178,7 @@ export const CompleteMultipartUpload: Handler = async (ctx) => {
     if (alg && expected !== undefined && !isValidChecksumValue(alg, expected.replace(/-\d+$/, ''))) {
       throw new S3Error('InvalidRequest', { message: `Value for ${checksumHeaderName(alg)} header is invalid.` });
     }
-    info = await ctx.store.completeMultipartUpload(bucket, key, uploadId, planner(requested, expected), condition).catch(async (err: unknown) => {
-      // A retry that overlapped the first Complete finds the upload gone once that one has finished: same answer.
-      const done = isS3Error(err) && err.code === 'NoSuchUpload' ? await ctx.store.completedUpload(bucket, key, uploadId) : undefined;
-      if (done === undefined) throw err;
-      return done;
-    });
+    info = await ctx.store.completeMultipartUpload(bucket, key, uploadId, planner(requested, expected), condition).catch(completedBefore);
   }
   const proto = ctx.incoming.socket && 'encrypted' in ctx.incoming.socket ? 'https' : 'http';
   return {
