@@ -1,4 +1,5 @@
-// Hashes large upload bodies on worker threads (MD5 for the ETag, SHA-256, CRC32, SHA-1), so the event loop only copies bytes.
+// Hashes large upload bodies on a worker thread (MD5 for the ETag, SHA-256, CRC32, SHA-1): the event loop only moves bytes.
+import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { S3Error } from './errors.ts';
 
@@ -6,21 +7,21 @@ import { S3Error } from './errors.ts';
 export type OffloadedHash = 'md5' | 'sha1' | 'sha256' | 'crc32';
 
 /**
- * Bytes copied into one message: a postMessage per 64 KiB socket read would cost more than it saves, and
+ * Bytes gathered into one message: a postMessage per 64 KiB socket read would cost more than it saves, and
  * 1 MiB batches gained nothing over 256 KiB here while holding ~15 MB more at 4 concurrent uploads.
  */
 const BATCH_BYTES = 256 * 1024;
 /** Batches of one body held by a worker at once; past it the body waits (backpressure, flat memory). */
 const MAX_IN_FLIGHT = 2;
 /**
- * Two workers at most: the machines this runs on have few cores, and the client and the disk need some.
- * Measured here (4 x 64 MiB PUTs, 2 cores): one worker gained no throughput over inline hashing, two ~15%.
+ * One worker on small machines: each holds a V8 isolate (~8 MB), and one hashes MD5 at ~600 MB/s, more than two
+ * cores shared with the client and the disk take in. Two with cores to spare.
  */
-const POOL_SIZE = 2;
-/** An idle worker is stopped after this long: each holds ~10 MB (its own V8 isolate). */
+const POOL_SIZE = availableParallelism() > 2 ? 2 : 1;
+/** An idle worker is stopped after this long, giving its memory back. */
 const IDLE_MS = 5_000;
-/** Spare batch buffers kept for the next body while any worker runs. */
-const SPARE_BUFFERS = 8;
+/** The worker allocates only message envelopes: a small heap keeps its isolate near its ~6 MB floor. */
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 };
 
 // Plain JS run with `eval: true`: inside a single executable `require` loads built-in modules only.
 const WORKER_CODE = `'use strict';
@@ -42,10 +43,13 @@ parentPort.on('message', (m) => {
   } else if (m.op === 'data') {
     const job = jobs.get(m.id);
     if (job !== undefined) {
-      const view = new Uint8Array(m.buf, 0, m.len);
-      for (const h of job) h.update(view);
+      for (const buf of m.bufs) {
+        const view = new Uint8Array(buf);
+        for (const h of job) h.update(view);
+      }
     }
-    parentPort.postMessage({ op: 'ack', id: m.id, buf: m.buf }, [m.buf]);
+    // The bytes go back (moved, not copied): they are the body, on their way to the file.
+    parentPort.postMessage({ op: 'ack', id: m.id, bufs: m.bufs }, m.bufs);
   } else if (m.op === 'end') {
     const job = jobs.get(m.id);
     jobs.delete(m.id);
@@ -57,25 +61,30 @@ parentPort.on('message', (m) => {
 `;
 
 type FromWorker =
-  | { op: 'ack'; id: number; buf: ArrayBuffer }
+  | { op: 'ack'; id: number; bufs: ArrayBuffer[] }
   | { op: 'done'; id: number; digests: Uint8Array[] };
 
 interface JobSink {
-  acked(buf: ArrayBuffer): void;
+  acked(bufs: ArrayBuffer[]): void;
   done(digests: Uint8Array[]): void;
   failed(err: S3Error): void;
 }
 
-// Transferred, not shared: V8 copies into a SharedArrayBuffer with relaxed atomics, several times slower than memcpy.
-// The worker transfers each buffer back with its acknowledgement, for the next batch.
-const spare: ArrayBuffer[] = [];
-
-function takeBuffer(): ArrayBuffer {
-  return spare.pop() ?? new ArrayBuffer(BATCH_BYTES);
+/**
+ * Whether `bytes` alone holds its memory, so that moving it to the worker (which detaches it here) costs no copy
+ * and harms no other view. A Buffer from Node's shared pool is never whole, and the pool is marked untransferable.
+ */
+function ownsItsMemory(bytes: Uint8Array): boolean {
+  const buf = bytes.buffer;
+  return bytes.byteOffset === 0 && bytes.byteLength === buf.byteLength && buf instanceof ArrayBuffer && !buf.resizable
+    && !process.getBuiltinModule('node:worker_threads').isMarkedAsUntransferable(buf);
 }
 
-function giveBuffer(buf: ArrayBuffer): void {
-  if (spare.length < SPARE_BUFFERS && buf.byteLength === BATCH_BYTES) spare.push(buf);
+/** A private copy, for bytes whose memory is shared with other views. */
+function copyOf(bytes: Uint8Array): ArrayBuffer {
+  const buf = new ArrayBuffer(bytes.byteLength);
+  new Uint8Array(buf).set(bytes);
+  return buf;
 }
 
 /** One worker and the bodies it is hashing; a crash or exit fails every one of them. */
@@ -89,12 +98,12 @@ class PoolWorker {
   constructor(onGone: (w: PoolWorker) => void) {
     this.#onGone = onGone;
     // node:worker_threads loads only when a first worker starts: never on <= 2 cores, 0.2 MB of idle RssAnon.
-    this.worker = new (process.getBuiltinModule('node:worker_threads').Worker)(WORKER_CODE, { eval: true, name: 'ferry-hash' });
+    this.worker = new (process.getBuiltinModule('node:worker_threads').Worker)(WORKER_CODE, { eval: true, name: 'ferry-hash', resourceLimits: WORKER_LIMITS });
     this.worker.on('message', (m: FromWorker) => {
       const job = this.jobs.get(m.id);
       if (job === undefined) return;
       if (m.op === 'ack') {
-        job.acked(m.buf);
+        job.acked(m.bufs);
       } else {
         this.remove(m.id);
         job.done(m.digests);
@@ -158,7 +167,6 @@ function pickWorker(): PoolWorker {
   const w = new PoolWorker((gone) => {
     const at = pool.indexOf(gone);
     if (at !== -1) pool.splice(at, 1);
-    if (pool.length === 0) spare.length = 0;
   });
   pool.push(w);
   return w;
@@ -170,30 +178,32 @@ export async function stopHashWorkers(): Promise<void> {
 }
 
 /**
- * The hashes of one body, computed on a worker. update() copies the bytes (the caller keeps its buffers)
- * and reports whether the caller may go on; when it may not, wait() calls back once a batch comes back.
- * digest() resolves with one digest per name, in order, after every byte given to update().
+ * The hashes of one body, computed on a worker. update() moves the bytes there (or copies them, see update), and
+ * the worker hands them back once hashed, in order, to `onHashed`: no byte is copied, and the caller passes them
+ * on only once they count in the digests. update() reports whether the caller may go on; when it may not, wait()
+ * calls back once a batch comes back. digest() resolves with one digest per name, in order, after every byte given
+ * to update() has been handed back.
  */
 export class OffloadedHashes {
   readonly #id = nextId++;
   readonly #worker: PoolWorker;
   readonly #onFail: (err: S3Error) => void;
-  #batch: ArrayBuffer | undefined;
-  #filled = 0;
+  #batch: ArrayBuffer[] = [];
+  #batchBytes = 0;
   #inFlight = 0;
   #waiting: ((err?: S3Error) => void) | undefined;
   #result: { resolve: (d: Buffer[]) => void; reject: (err: S3Error) => void } | undefined;
   #error: S3Error | undefined;
   #finished = false;
 
-  /** `onFail` is called once if the worker dies before the digests are out. */
-  constructor(hashes: readonly OffloadedHash[], onFail: (err: S3Error) => void) {
+  /** `onFail` is called once if the worker dies before the digests are out; `onHashed` receives the bytes back. */
+  constructor(hashes: readonly OffloadedHash[], onFail: (err: S3Error) => void, onHashed: (bytes: Buffer[]) => void = () => {}) {
     this.#onFail = onFail;
     this.#worker = pickWorker();
     this.#worker.add(this.#id, {
-      acked: (buf) => {
+      acked: (bufs) => {
         this.#inFlight--;
-        giveBuffer(buf);
+        onHashed(bufs.map((buf) => Buffer.from(buf)));
         const waiting = this.#waiting;
         this.#waiting = undefined;
         waiting?.();
@@ -212,16 +222,16 @@ export class OffloadedHashes {
     return this.#inFlight;
   }
 
-  update(bytes: Uint8Array): boolean {
+  /**
+   * With `mayDetach`, bytes that hold their memory alone are moved to the worker, which leaves them empty here:
+   * only for bytes nobody else reads again (a socket's chunk). Anything else is copied.
+   */
+  update(bytes: Uint8Array, mayDetach = false): boolean {
     if (this.#error !== undefined) return false;
-    let at = 0;
-    while (at < bytes.length) {
-      this.#batch ??= takeBuffer();
-      const n = Math.min(bytes.length - at, BATCH_BYTES - this.#filled);
-      new Uint8Array(this.#batch, this.#filled, n).set(bytes.subarray(at, at + n));
-      this.#filled += n;
-      at += n;
-      if (this.#filled === BATCH_BYTES) this.#send();
+    if (bytes.byteLength > 0) {
+      this.#batchBytes += bytes.byteLength;
+      this.#batch.push(mayDetach && ownsItsMemory(bytes) ? (bytes.buffer as ArrayBuffer) : copyOf(bytes));
+      if (this.#batchBytes >= BATCH_BYTES) this.#send();
     }
     return this.#inFlight < MAX_IN_FLIGHT;
   }
@@ -237,7 +247,7 @@ export class OffloadedHashes {
     if (this.#error !== undefined) return Promise.reject(this.#error);
     return new Promise((resolve, reject) => {
       this.#result = { resolve, reject };
-      if (this.#filled > 0) this.#send();
+      if (this.#batch.length > 0) this.#send();
       this.#worker.worker.postMessage({ op: 'end', id: this.#id });
     });
   }
@@ -248,16 +258,15 @@ export class OffloadedHashes {
     this.#finished = true;
     this.#worker.remove(this.#id);
     if (!this.#worker.gone) this.#worker.worker.postMessage({ op: 'abort', id: this.#id });
-    if (this.#batch !== undefined) giveBuffer(this.#batch);
-    this.#batch = undefined;
+    this.#batch = [];
   }
 
   #send(): void {
-    const buf = this.#batch!;
-    this.#batch = undefined;
+    const bufs = this.#batch;
+    this.#batch = [];
+    this.#batchBytes = 0;
     this.#inFlight++;
-    this.#worker.worker.postMessage({ op: 'data', id: this.#id, buf, len: this.#filled }, [buf]);
-    this.#filled = 0;
+    this.#worker.worker.postMessage({ op: 'data', id: this.#id, bufs }, bufs);
   }
 
   #failed(err: S3Error): void {

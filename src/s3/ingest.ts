@@ -2,8 +2,8 @@
 // Checksums: https://docs.aws.amazon.com/AmazonS3/latest/userguide/checking-object-integrity.html
 import { createHash } from 'node:crypto';
 import type { Hash } from 'node:crypto';
+import { IncomingMessage } from 'node:http';
 import type { IncomingHttpHeaders } from 'node:http';
-import { availableParallelism } from 'node:os';
 import { Transform } from 'node:stream';
 import type { Readable, TransformCallback } from 'node:stream';
 import type { BodyDigest, ChecksumAlgorithm, IncomingBody } from '../store/types.ts';
@@ -23,7 +23,10 @@ export interface IngestOptions {
   requireContentLength?: boolean;
   /** Compute this checksum even when the client sends none (parts of an upload created with an algorithm). */
   computeAlgorithm?: ChecksumAlgorithm;
-  /** Hash a large body on a worker thread (hash-worker.ts); by default only with more than two cores, see OFFLOAD_BY_DEFAULT. */
+  /**
+   * Hash a large body on a worker thread (hash-worker.ts), the default. Measured with 4 x 64 MiB PUTs on 2 cores:
+   * MD5 inline took ~110 ms of the event loop per object and held PUTs to ~0.7x of the plain node:http ceiling.
+   */
   hashOffThread?: boolean;
 }
 
@@ -31,14 +34,8 @@ const CHECKSUM_PREFIX = 'x-amz-checksum-';
 /** x-amz-checksum-* headers that name no checksum value. */
 const NOT_CHECKSUM_VALUES = new Set(['x-amz-checksum-type', 'x-amz-checksum-algorithm', 'x-amz-checksum-mode']);
 const CONTENT_MD5 = /^[A-Za-z0-9+/]{22}==$/;
-/** Bodies declared at least this long may be hashed on a worker thread; smaller ones inline (a round trip costs more than the hash). */
+/** Bodies declared at least this long are hashed on a worker thread; smaller ones inline (a round trip costs more than the hash). */
 const OFFLOAD_MIN_BYTES = 1024 * 1024;
-/**
- * On 2 cores shared with the client (npm run bench, 4 x 64 MiB PUTs) the worker halved the event loop's CPU per
- * PUT (~170 -> ~85 ms) but not the total (+10-15%: copies, messages), throughput moved between +15% and -10% with
- * the machine's load, and peak memory rose 20-40 MB (two isolates, batches). It pays only with a core to spare.
- */
-const OFFLOAD_BY_DEFAULT = availableParallelism() > 2;
 /** The checksums a worker computes with built-ins; CRC32C and CRC64NVME are JS in checksums.ts and stay inline. */
 const OFFLOADED_CHECKSUM: Partial<Record<ChecksumAlgorithm, OffloadedHash>> = { CRC32: 'crc32', SHA1: 'sha1', SHA256: 'sha256' };
 
@@ -187,14 +184,20 @@ class IngestStream extends Transform {
   /** What the worker computes, for a large body; its job starts with the first byte (a refused request never starts one). */
   readonly #offloaded: OffloadedHash[] | undefined;
   #offload: OffloadedHashes | undefined;
+  /** The body's chunks are nobody else's (a node:http request's): they move to the worker uncopied. */
+  readonly #mayDetach: boolean;
   /** Whether the worker also computes the checksum (else #checksum does, inline). */
   readonly #offloadChecksum: boolean = false;
   #size = 0;
   #digest: BodyDigest | undefined;
 
-  constructor(plan: IngestPlan, offload: boolean) {
-    super();
+  constructor(plan: IngestPlan, offload: boolean, mayDetach = false) {
+    // One chunk per read() on the way out: a byte-mode read() joins every buffered chunk into a new Buffer, a copy
+    // of the whole body whenever the consumer lags (and the joined copies are what the store would free).
+    super({ readableObjectMode: true, readableHighWaterMark: 16 });
     this.#plan = plan;
+    // Decoded slices of an aws-chunked body share their chunk: they are copied.
+    this.#mayDetach = mayDetach && plan.decoder === undefined;
     this.#decoder = plan.decoder === undefined ? undefined : new AwsChunkedDecoder(plan.decoder);
     const algorithm = plan.checksum?.algorithm;
     if (offload && plan.declared !== undefined && plan.declared >= OFFLOAD_MIN_BYTES) {
@@ -222,9 +225,14 @@ class IngestStream extends Transform {
       throw new S3Error('IncompleteBody', { message: 'The decoded body is longer than x-amz-decoded-content-length.' });
     }
     this.#size = size;
-    this.#job()?.update(slice);
-    this.#md5?.update(slice);
     this.#checksum?.update(slice);
+    const job = this.#job();
+    if (job !== undefined) {
+      // The worker hands the bytes back once hashed; they are pushed on then (#job), in order.
+      job.update(slice, this.#mayDetach);
+      return;
+    }
+    this.#md5?.update(slice);
     this.#sha256?.update(slice);
     this.push(slice);
   };
@@ -272,7 +280,9 @@ class IngestStream extends Transform {
   /** The worker job of a large body, started with its first byte. */
   #job(): OffloadedHashes | undefined {
     if (this.#offloaded === undefined) return undefined;
-    this.#offload ??= new OffloadedHashes(this.#offloaded, (err) => this.destroy(err));
+    this.#offload ??= new OffloadedHashes(this.#offloaded, (err) => this.destroy(err), (bytes) => {
+      for (const b of bytes) this.push(b);
+    });
     return this.#offload;
   }
 
@@ -325,6 +335,11 @@ class IngestStream extends Transform {
       digest.checksum = { algorithm: checksum.algorithm, value: computed };
     }
     return digest;
+  }
+
+  /** Whether every chunk this stream yields is its own memory, which nothing else reads (see IncomingBody.disposable). */
+  get disposable(): boolean {
+    return this.#offloaded !== undefined;
   }
 
   digest(): BodyDigest {
@@ -387,9 +402,15 @@ function entityTooLarge(maxSize: number): (size: number) => S3Error {
  */
 export function ingestBody(ctx: AuthContext, headers: IncomingHttpHeaders, body: Readable, options: IngestOptions): IncomingBody {
   const ingest = plan(ctx, headers, options.maxSize, entityTooLarge(options.maxSize), options.requireContentLength ?? false, options.computeAlgorithm);
-  const stream = new IngestStream(ingest, options.hashOffThread ?? OFFLOAD_BY_DEFAULT);
+  // A node:http request's body chunks are fresh copies out of the parser, referenced by nothing once read.
+  const stream = new IngestStream(ingest, options.hashOffThread ?? true, body instanceof IncomingMessage);
   connect(body, stream);
-  return { stream, digest: () => stream.digest(), ...(ingest.declared !== undefined ? { size: ingest.declared } : {}) };
+  return {
+    stream,
+    digest: () => stream.digest(),
+    ...(ingest.declared !== undefined ? { size: ingest.declared } : {}),
+    ...(stream.disposable ? { disposable: true } : {}),
+  };
 }
 
 /** Reads and verifies a small request body (an XML document) into memory; past `limit` it fails with MaxMessageLengthExceeded. */

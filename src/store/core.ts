@@ -4,7 +4,7 @@ import type { AbstractBatchOperation, AbstractSublevel } from 'abstract-level';
 import type { Readable } from 'node:stream';
 import { fromFsError, S3Error } from '../s3/errors.ts';
 import type {
-  BucketInfo, Checksum, ChecksumAlgorithm, ChecksumType, ObjectInfo, ObjectMeta, PartInfo, ReplicationStatus, UploadInfo, WriteCondition,
+  BucketInfo, Checksum, ChecksumAlgorithm, ChecksumType, IncomingBody, ObjectInfo, ObjectMeta, PartInfo, ReplicationStatus, UploadInfo, WriteCondition,
 } from './types.ts';
 import { DataFiles } from './files.ts';
 import type { Segment, WrittenFile } from './files.ts';
@@ -317,12 +317,13 @@ export class StoreCore {
   }
 
   /** Streams a request body to a durable data file; close() aborts bodies still streaming. */
-  async writeBody(body: Readable, size?: number): Promise<WrittenFile> {
-    this.#bodies.add(body);
+  async writeBody(body: IncomingBody): Promise<WrittenFile> {
+    const stream = body.stream;
+    this.#bodies.add(stream);
     try {
-      return await this.files.write(body, size);
+      return await this.files.write(stream, body.size, body.disposable ?? false);
     } finally {
-      this.#bodies.delete(body);
+      this.#bodies.delete(stream);
     }
   }
 

@@ -8,6 +8,7 @@ import { fromFsError, S3Error } from '../s3/errors.ts';
 import type { ByteRange } from './types.ts';
 import { FreeSpace } from './free-space.ts';
 import { makeDirsSync } from '../make-dirs.ts';
+import { releaseBuffer } from '../release-buffer.ts';
 import { isFileId, newFileId, SHARD_COUNT, shardName } from './keys.ts';
 
 /** A piece of an object: a data file and its length. A single PUT has one, a multipart object one per part. */
@@ -67,19 +68,20 @@ export class DataFiles {
    * The bytes go to tmp/ first, are made durable there, then renamed into their shard of data/ and the shard
    * directory is fsynced: a crash mid-write leaves only a temp file (tmp/ is emptied at every start), and only
    * the metadata commit that follows publishes the file (Arsenal lib/storage/data/file/DataFileStore.js).
-   * `size` (the body's declared length, when known) is checked against the free space first.
+   * `size` (the body's declared length, when known) is checked against the free space first. With `disposable`,
+   * each chunk's memory is freed once written (IncomingBody.disposable).
    */
-  async write(body: Readable, size?: number): Promise<WrittenFile> {
+  async write(body: Readable, size?: number, disposable = false): Promise<WrittenFile> {
     const reservation = await this.#space.admit(size ?? 0);
     try {
       // A body of unknown length (a form upload sent chunked) is held to the reserve batch by batch.
-      return await this.#write(body, size === undefined ? reservation.grow : undefined);
+      return await this.#write(body, size === undefined ? reservation.grow : undefined, disposable);
     } finally {
       reservation.release();
     }
   }
 
-  async #write(body: Readable, grow: ((bytes: number) => Promise<void>) | undefined): Promise<WrittenFile> {
+  async #write(body: Readable, grow: ((bytes: number) => Promise<void>) | undefined, disposable: boolean): Promise<WrittenFile> {
     const fileId = newFileId(Math.floor(this.#cursor++ / FILES_PER_SHARD_RUN));
     const tmpPath = `${this.#tmpRoot}/${fileId}`;
     const dir = this.#dirSync(fileId.slice(0, 2));
@@ -113,7 +115,7 @@ export class DataFiles {
         await grow?.(batchBytes);
         fh ??= await create('wx');
         await writing;
-        writing = writeAll(fh, batch);
+        writing = writeAll(fh, batch, disposable);
         writing.catch(() => {});
         batch = [];
         batchBytes = 0;
@@ -124,7 +126,7 @@ export class DataFiles {
         if (batchBytes === 0) return { size: 0 };
         await this.#writeSmall(tmpPath, batch, batchBytes, () => (created = true));
       } else {
-        if (batchBytes > 0) await writeAll(fh, batch);
+        if (batchBytes > 0) await writeAll(fh, batch, disposable);
         await fh.datasync();
         const closing = fh;
         fh = undefined;
@@ -270,15 +272,18 @@ export class DataFiles {
 }
 
 /** writev, resumed after a short write (possible when the disk fills up). */
-async function writeAll(fh: FileHandle, buffers: Buffer[]): Promise<void> {
+async function writeAll(fh: FileHandle, buffers: Buffer[], dispose = false): Promise<void> {
   const total = buffers.reduce((sum, b) => sum + b.length, 0);
   const { bytesWritten } = await fh.writev(buffers);
-  if (bytesWritten === total) return;
-  const rest = Buffer.concat(buffers).subarray(bytesWritten);
-  for (let done = 0; done < rest.length;) {
-    const { bytesWritten: more } = await fh.write(rest, done, rest.length - done);
-    done += more;
+  if (bytesWritten < total) {
+    const rest = Buffer.concat(buffers).subarray(bytesWritten);
+    for (let done = 0; done < rest.length;) {
+      const { bytesWritten: more } = await fh.write(rest, done, rest.length - done);
+      done += more;
+    }
   }
+  // A disposable body's chunks are done with: free them now (release-buffer.ts).
+  if (dispose) for (const b of buffers) releaseBuffer(b);
 }
 
 /**
@@ -343,6 +348,8 @@ interface Piece {
  * promises: a small GET is one open, one read and one close, and the promise machinery was most of its cost.
  */
 class SegmentStream extends Readable {
+  /** Every chunk is a fresh Buffer of its own: the reply frees each once the socket has it (reply.ts). */
+  readonly disposableChunks = true;
   readonly #pieces: Piece[];
   readonly #onClose: () => void;
   #index = 0;

@@ -229,7 +229,7 @@ class LevelStore implements Store {
       checkKey(key);
       const core = this.#core;
       core.requireBucket(bucket);
-      const written = await core.writeBody(body.stream, body.size);
+      const written = await core.writeBody(body);
       try {
         const digest = body.digest();
         if (digest.size !== written.size) throw new S3Error('InternalError', { message: `body digest says ${digest.size} bytes, ${written.size} were stored` });

@@ -49,7 +49,7 @@ export class Multipart {
     }
     await this.#find(bucket, key, uploadId);
     const core = this.#core;
-    const written = await core.writeBody(body.stream, body.size);
+    const written = await core.writeBody(body);
     try {
       const digest = body.digest();
       if (digest.size !== written.size) throw new S3Error('InternalError', { message: `body digest says ${digest.size} bytes, ${written.size} were stored` });

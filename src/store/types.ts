@@ -72,6 +72,11 @@ export interface IncomingBody {
   readonly stream: Readable;
   /** The byte count the body declares, when known: the store makes sure the disk can take it before writing. */
   readonly size?: number;
+  /**
+   * Every chunk of `stream` is its own memory, read by nothing else: the store frees each once it is written,
+   * instead of leaving tens of MB to the garbage collector under concurrent large uploads.
+   */
+  readonly disposable?: boolean;
   digest(): BodyDigest;
 }
 

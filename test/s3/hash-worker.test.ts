@@ -1,17 +1,20 @@
-// Hashing large bodies on worker threads: same digests as node:crypto, bounded batches in flight, a dead worker fails the body.
-import { describe, it } from 'node:test';
+// Hashing large bodies on a worker thread: same digests as node:crypto, bounded batches in flight, a dead worker fails the body, bytes intact end to end.
+import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { Crc32c } from '@aws-crypto/crc32c';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { AuthContext, PayloadMode } from '../../src/s3/auth/index.ts';
 import type { S3ErrorCode } from '../../src/s3/errors.ts';
 import { OffloadedHashes, stopHashWorkers } from '../../src/s3/hash-worker.ts';
 import { ingestBody } from '../../src/s3/ingest.ts';
 import type { IncomingBody } from '../../src/store/types.ts';
 import { isS3Code as isCode } from '../helpers/errors.ts';
+import { send } from '../helpers/protocol.ts';
+import { startFerry, type TestServer } from '../helpers/server.ts';
 
 const MiB = 1024 * 1024;
 /** Over the inline threshold and not a multiple of the batch size. */
@@ -107,6 +110,23 @@ describe('OffloadedHashes', () => {
     assert.deepEqual(await hashes.digest(), [digestOf('md5', big)]);
   });
 
+  it('moves a chunk that alone owns its memory when allowed, copies anything else, and hands every byte back in order', async () => {
+    const back: Buffer[] = [];
+    const hashes = new OffloadedHashes(['md5'], (err) => assert.fail(err), (bytes) => back.push(...bytes));
+    const owned = Buffer.from(randomBytes(300_000));
+    const kept = Buffer.from(randomBytes(300_000));
+    const shared = randomBytes(600_000);
+    const expected = Buffer.concat([owned, kept, shared.subarray(0, 300_000)]);
+    hashes.update(owned, true);
+    hashes.update(kept);
+    hashes.update(shared.subarray(0, 300_000), true);
+    assert.equal(owned.length, 0, 'moved to the worker: detached here');
+    assert.equal(kept.length, 300_000, 'not allowed to move: copied');
+    assert.equal(shared.length, 600_000, 'a view of shared memory: copied');
+    assert.deepEqual(await hashes.digest(), [digestOf('md5', expected)]);
+    assert.ok(Buffer.concat(back).equals(expected));
+  });
+
   it('fails with InternalError, without hanging, when its worker dies; the next body gets a new worker', async () => {
     const hashes = new OffloadedHashes(['md5'], () => {});
     hashes.update(BODY);
@@ -187,5 +207,60 @@ describe('ingestBody with a body hashed off the main thread', () => {
     source.push(null);
     await assert.rejects(consumed, isCode('InternalError'));
     assert.equal(ended, false);
+  });
+});
+
+describe('large bodies through the real server (moved to the hash worker uncopied, freed once written or sent)', () => {
+  let server: TestServer;
+  before(async () => {
+    server = await startFerry();
+    const created = await send(server.port, { method: 'PUT', path: '/big' });
+    assert.equal(created.status, 200, created.text);
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  it('stores concurrent plain-body PUTs (UNSIGNED-PAYLOAD and signed) byte for byte, ETag = MD5, and GETs them back whole and in ranges', async () => {
+    const bodies = [randomBytes(9 * MiB + 17), randomBytes(5 * MiB), randomBytes(3 * MiB + 1), randomBytes(7 * MiB - 3)];
+    const puts = await Promise.all(bodies.map((body, i) => send(server.port, {
+      method: 'PUT',
+      path: `/big/obj-${i}`,
+      body,
+      // Two bodies signed (SHA-256 checked on the worker), two unsigned.
+      ...(i % 2 === 0 ? { payloadHash: 'UNSIGNED-PAYLOAD' } : {}),
+      headers: { 'content-md5': digestOf('md5', body).toString('base64') },
+      timeoutMs: 60_000,
+    })));
+    for (const [i, res] of puts.entries()) {
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.headers.etag, `"${digestOf('md5', bodies[i]!).toString('hex')}"`);
+    }
+    // The sender's buffers were never lent to the server: still whole after the upload.
+    assert.equal(bodies[0]!.length, 9 * MiB + 17);
+    const s3 = server.client();
+    try {
+      const gets = await Promise.all(bodies.map(async (_, i) => {
+        const out = await s3.send(new GetObjectCommand({ Bucket: 'big', Key: `obj-${i}` }));
+        return Buffer.from(await out.Body!.transformToByteArray());
+      }));
+      for (const [i, got] of gets.entries()) assert.ok(got.equals(bodies[i]!), `obj-${i} reads back byte for byte`);
+      const range = await s3.send(new GetObjectCommand({ Bucket: 'big', Key: 'obj-0', Range: `bytes=${4 * MiB - 3}-${6 * MiB + 2}` }));
+      assert.ok(Buffer.from(await range.Body!.transformToByteArray()).equals(bodies[0]!.subarray(4 * MiB - 3, 6 * MiB + 3)));
+    } finally {
+      s3.destroy();
+    }
+  });
+
+  it('refuses a plain body whose Content-MD5 is wrong, storing nothing', async () => {
+    const body = randomBytes(4 * MiB);
+    const res = await send(server.port, {
+      method: 'PUT', path: '/big/bad-md5', body, payloadHash: 'UNSIGNED-PAYLOAD',
+      headers: { 'content-md5': digestOf('md5', Buffer.from('other')).toString('base64') }, timeoutMs: 60_000,
+    });
+    assert.equal(res.status, 400, res.text);
+    assert.match(res.text, /<Code>BadDigest<\/Code>/);
+    const head = await send(server.port, { method: 'HEAD', path: '/big/bad-md5' });
+    assert.equal(head.status, 404);
   });
 });
