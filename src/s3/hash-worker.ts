@@ -2,6 +2,9 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { S3Error } from './errors.ts';
+import { hashThreadMain } from './hash-thread.ts';
+import type { HashThreadData } from './hash-thread.ts';
+import { MD5_LAYOUT, md5WasmModule } from './md5-wasm.ts';
 
 /** What the worker can compute with built-ins alone: node:crypto hashes and zlib's crc32. */
 export type OffloadedHash = 'md5' | 'sha1' | 'sha256' | 'crc32';
@@ -23,42 +26,8 @@ const IDLE_MS = 5_000;
 /** The worker allocates only message envelopes: a small heap keeps its isolate near its ~6 MB floor. */
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 };
 
-// Plain JS run with `eval: true`: inside a single executable `require` loads built-in modules only.
-const WORKER_CODE = `'use strict';
-const { parentPort } = require('node:worker_threads');
-const { createHash } = require('node:crypto');
-const { crc32 } = require('node:zlib');
-function hasher(name) {
-  if (name !== 'crc32') return createHash(name);
-  let crc = 0;
-  return {
-    update(bytes) { crc = crc32(bytes, crc); },
-    digest() { const out = Buffer.allocUnsafe(4); out.writeUInt32BE(crc >>> 0, 0); return out; },
-  };
-}
-const jobs = new Map();
-parentPort.on('message', (m) => {
-  if (m.op === 'start') {
-    jobs.set(m.id, m.hashes.map(hasher));
-  } else if (m.op === 'data') {
-    const job = jobs.get(m.id);
-    if (job !== undefined) {
-      for (const buf of m.bufs) {
-        const view = new Uint8Array(buf);
-        for (const h of job) h.update(view);
-      }
-    }
-    // The bytes go back (moved, not copied): they are the body, on their way to the file.
-    parentPort.postMessage({ op: 'ack', id: m.id, bufs: m.bufs }, m.bufs);
-  } else if (m.op === 'end') {
-    const job = jobs.get(m.id);
-    jobs.delete(m.id);
-    parentPort.postMessage({ op: 'done', id: m.id, digests: (job ?? []).map((h) => new Uint8Array(h.digest())) });
-  } else if (m.op === 'abort') {
-    jobs.delete(m.id);
-  }
-});
-`;
+// Its source text, run with `eval: true`: a single executable has no worker script file to point at.
+const WORKER_CODE = `(${hashThreadMain.toString()})();`;
 
 type FromWorker =
   | { op: 'ack'; id: number; bufs: ArrayBuffer[] }
@@ -98,7 +67,10 @@ class PoolWorker {
   constructor(onGone: (w: PoolWorker) => void) {
     this.#onGone = onGone;
     // node:worker_threads loads only when a first worker starts: never on <= 2 cores, 0.2 MB of idle RssAnon.
-    this.worker = new (process.getBuiltinModule('node:worker_threads').Worker)(WORKER_CODE, { eval: true, name: 'ferry-hash', resourceLimits: WORKER_LIMITS });
+    const workerData: HashThreadData = { md5: md5WasmModule(), layout: MD5_LAYOUT };
+    this.worker = new (process.getBuiltinModule('node:worker_threads').Worker)(WORKER_CODE, {
+      eval: true, name: 'ferry-hash', resourceLimits: WORKER_LIMITS, workerData,
+    });
     this.worker.on('message', (m: FromWorker) => {
       const job = this.jobs.get(m.id);
       if (job === undefined) return;
