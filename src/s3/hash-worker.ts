@@ -40,6 +40,15 @@ interface JobSink {
 }
 
 /**
+ * Chunks at least this long that alone hold their memory move to the worker as they are; shorter ones are copied
+ * into shared pieces. A body arriving a few bytes per TCP segment would otherwise make a message of tens of
+ * thousands of buffers (enough to run the worker out of memory) and as many writes.
+ */
+const MOVE_MIN_BYTES = 16 * 1024;
+/** The pieces short chunks are copied into. */
+const COPY_PIECE_BYTES = 64 * 1024;
+
+/**
  * Whether `bytes` alone holds its memory, so that moving it to the worker (which detaches it here) costs no copy
  * and harms no other view. A Buffer from Node's shared pool is never whole, and the pool is marked untransferable.
  */
@@ -47,13 +56,6 @@ function ownsItsMemory(bytes: Uint8Array): boolean {
   const buf = bytes.buffer;
   return bytes.byteOffset === 0 && bytes.byteLength === buf.byteLength && buf instanceof ArrayBuffer && !buf.resizable
     && !process.getBuiltinModule('node:worker_threads').isMarkedAsUntransferable(buf);
-}
-
-/** A private copy, for bytes whose memory is shared with other views. */
-function copyOf(bytes: Uint8Array): ArrayBuffer {
-  const buf = new ArrayBuffer(bytes.byteLength);
-  new Uint8Array(buf).set(bytes);
-  return buf;
 }
 
 /** One worker and the bodies it is hashing; a crash or exit fails every one of them. */
@@ -66,7 +68,7 @@ class PoolWorker {
 
   constructor(onGone: (w: PoolWorker) => void) {
     this.#onGone = onGone;
-    // node:worker_threads loads only when a first worker starts: never on <= 2 cores, 0.2 MB of idle RssAnon.
+    // node:worker_threads loads only when a first worker starts (the first large upload): 0.2 MB of idle RssAnon.
     const workerData: HashThreadData = { md5: md5WasmModule(), layout: MD5_LAYOUT };
     this.worker = new (process.getBuiltinModule('node:worker_threads').Worker)(WORKER_CODE, {
       eval: true, name: 'ferry-hash', resourceLimits: WORKER_LIMITS, workerData,
@@ -151,8 +153,8 @@ export async function stopHashWorkers(): Promise<void> {
 
 /**
  * The hashes of one body, computed on a worker. update() moves the bytes there (or copies them, see update), and
- * the worker hands them back once hashed, in order, to `onHashed`: no byte is copied, and the caller passes them
- * on only once they count in the digests. update() reports whether the caller may go on; when it may not, wait()
+ * the worker hands them back once hashed, in order, to `onHashed`: a socket's chunks are never copied, and the
+ * caller passes them on only once they count in the digests. update() reports whether the caller may go on; when it may not, wait()
  * calls back once a batch comes back. digest() resolves with one digest per name, in order, after every byte given
  * to update() has been handed back.
  */
@@ -162,6 +164,9 @@ export class OffloadedHashes {
   readonly #onFail: (err: S3Error) => void;
   #batch: ArrayBuffer[] = [];
   #batchBytes = 0;
+  /** The piece short chunks are being copied into, and how much of it is filled. */
+  #piece: ArrayBuffer | undefined;
+  #pieceFilled = 0;
   #inFlight = 0;
   #waiting: ((err?: S3Error) => void) | undefined;
   #result: { resolve: (d: Buffer[]) => void; reject: (err: S3Error) => void } | undefined;
@@ -195,15 +200,23 @@ export class OffloadedHashes {
   }
 
   /**
-   * With `mayDetach`, bytes that hold their memory alone are moved to the worker, which leaves them empty here:
-   * only for bytes nobody else reads again (a socket's chunk). Anything else is copied.
+   * With `mayDetach`, bytes that hold their memory alone (and are not short) are moved to the worker, which leaves
+   * them empty here: only for bytes nobody else reads again (a socket's chunk). Anything else is copied.
    */
   update(bytes: Uint8Array, mayDetach = false): boolean {
     if (this.#error !== undefined) return false;
-    if (bytes.byteLength > 0) {
-      this.#batchBytes += bytes.byteLength;
-      this.#batch.push(mayDetach && ownsItsMemory(bytes) ? (bytes.buffer as ArrayBuffer) : copyOf(bytes));
-      if (this.#batchBytes >= BATCH_BYTES) this.#send();
+    if (mayDetach && bytes.byteLength >= MOVE_MIN_BYTES && ownsItsMemory(bytes)) {
+      this.#closePiece();
+      this.#add(bytes.buffer as ArrayBuffer);
+    } else {
+      for (let at = 0; at < bytes.byteLength;) {
+        this.#piece ??= new ArrayBuffer(COPY_PIECE_BYTES);
+        const n = Math.min(bytes.byteLength - at, COPY_PIECE_BYTES - this.#pieceFilled);
+        new Uint8Array(this.#piece, this.#pieceFilled, n).set(bytes.subarray(at, at + n));
+        this.#pieceFilled += n;
+        at += n;
+        if (this.#pieceFilled === COPY_PIECE_BYTES) this.#closePiece();
+      }
     }
     return this.#inFlight < MAX_IN_FLIGHT;
   }
@@ -219,6 +232,7 @@ export class OffloadedHashes {
     if (this.#error !== undefined) return Promise.reject(this.#error);
     return new Promise((resolve, reject) => {
       this.#result = { resolve, reject };
+      this.#closePiece();
       if (this.#batch.length > 0) this.#send();
       this.#worker.worker.postMessage({ op: 'end', id: this.#id });
     });
@@ -231,6 +245,23 @@ export class OffloadedHashes {
     this.#worker.remove(this.#id);
     if (!this.#worker.gone) this.#worker.worker.postMessage({ op: 'abort', id: this.#id });
     this.#batch = [];
+    this.#piece = undefined;
+  }
+
+  /** Ends the piece being filled (its unfilled end cut off) and adds it to the batch, bytes in order. */
+  #closePiece(): void {
+    const piece = this.#piece;
+    if (piece === undefined || this.#pieceFilled === 0) return;
+    this.#piece = undefined;
+    const filled = this.#pieceFilled;
+    this.#pieceFilled = 0;
+    this.#add(filled === piece.byteLength ? piece : piece.transfer(filled));
+  }
+
+  #add(buf: ArrayBuffer): void {
+    this.#batch.push(buf);
+    this.#batchBytes += buf.byteLength;
+    if (this.#batchBytes >= BATCH_BYTES) this.#send();
   }
 
   #send(): void {

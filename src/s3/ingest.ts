@@ -173,7 +173,7 @@ interface Digests {
 /**
  * One Transform for the whole job: decoding, limits and every hash happen in a single pass over each slice,
  * and every check runs before the stream ends, so a consumer that sees 'end' holds a verified body.
- * Large bodies are hashed on a worker (hash-worker.ts): slices still flow on at once, the flush waits for the digests.
+ * Large bodies are hashed on a worker (hash-worker.ts): their bytes flow on once hashed, and the flush waits for the digests.
  */
 class IngestStream extends Transform {
   readonly #plan: IngestPlan;
@@ -184,6 +184,8 @@ class IngestStream extends Transform {
   /** What the worker computes, for a large body; its job starts with the first byte (a refused request never starts one). */
   readonly #offloaded: OffloadedHash[] | undefined;
   #offload: OffloadedHashes | undefined;
+  /** A chunk's callback, held while the consumer has not taken the bytes the worker handed back. */
+  #held: TransformCallback | undefined;
   /** The body's chunks are nobody else's (a node:http request's): they move to the worker uncopied. */
   readonly #mayDetach: boolean;
   /** Whether the worker also computes the checksum (else #checksum does, inline). */
@@ -245,9 +247,24 @@ class IngestStream extends Transform {
       callback(err as Error);
       return;
     }
-    // Backpressure: the next chunk is taken once the worker has room, so a lagging worker holds memory flat.
-    if (this.#offload === undefined) callback();
-    else this.#offload.wait(callback);
+    if (this.#offload === undefined) {
+      callback();
+      return;
+    }
+    // Backpressure both ways: the next chunk is taken once the worker has room and the consumer has taken what was
+    // pushed. Transform's own check cannot see bytes pushed later, from the worker's acks.
+    this.#offload.wait((err) => {
+      if (err !== undefined) callback(err);
+      else if (this.readableLength < this.readableHighWaterMark) callback();
+      else this.#held = callback;
+    });
+  }
+
+  override _read(size: number): void {
+    const held = this.#held;
+    this.#held = undefined;
+    held?.();
+    super._read(size);
   }
 
   override _flush(callback: TransformCallback): void {

@@ -69,9 +69,9 @@ async function failsInStream(body: IncomingBody, code: S3ErrorCode): Promise<voi
 }
 
 /** Feeds `data` honouring backpressure; returns the most batches ever seen in flight. */
-async function feed(hashes: OffloadedHashes, data: Buffer): Promise<number> {
+async function feed(hashes: OffloadedHashes, data: Buffer, size?: number): Promise<number> {
   let most = 0;
-  for (const slice of slices(data)) {
+  for (const slice of slices(data, size)) {
     const more = hashes.update(slice);
     most = Math.max(most, hashes.inFlight);
     if (!more) await new Promise<void>((resolve, reject) => hashes.wait((err) => (err ? reject(err) : resolve())));
@@ -150,6 +150,16 @@ describe('OffloadedHashes', () => {
     assert.ok(Buffer.concat(back).equals(expected));
   });
 
+  it('takes a body arriving a few bytes at a time (copied into shared pieces: few buffers per message)', async () => {
+    const body = randomBytes(1536 * 1024 + 3);
+    const back: Buffer[] = [];
+    const hashes = new OffloadedHashes(['md5'], (err) => assert.fail(err), (bytes) => back.push(...bytes));
+    await feed(hashes, body, 3);
+    assert.deepEqual(await hashes.digest(), [digestOf('md5', body)]);
+    assert.ok(Buffer.concat(back).equals(body));
+    assert.ok(back.length <= Math.ceil(body.length / (64 * 1024)), `handed back in ${back.length} pieces`);
+  });
+
   it('fails with InternalError, without hanging, when its worker dies; the next body gets a new worker', async () => {
     const hashes = new OffloadedHashes(['md5'], () => {});
     hashes.update(BODY);
@@ -214,6 +224,28 @@ describe('ingestBody with a body hashed off the main thread', () => {
     const body = ingest(context('streaming-unsigned-trailer'), headers, slices(framed));
     assert.deepEqual(await consume(body), BODY);
     assert.equal(body.digest().checksum?.value, crc32Of(BODY).toString('base64'));
+  });
+
+  it('holds a bounded part of the body when the consumer stalls, however fast the source', async () => {
+    const total = 64 * MiB;
+    let given = 0;
+    // Paced so that the worker's acks come back between batches: nothing else would stop the source.
+    const source = new Readable({
+      read() {
+        setTimeout(() => {
+          given += 64 * 1024;
+          this.push(Buffer.alloc(64 * 1024, 1));
+          if (given === total) this.push(null);
+        }, 1);
+      },
+    });
+    const body = ingestBody(context('unsigned'), { 'content-length': String(total) }, source, { maxSize: 1 << 30, requireContentLength: true, hashOffThread: true });
+    const first = await new Promise<Buffer>((resolve) => body.stream.once('data', (chunk: Buffer) => { body.stream.pause(); resolve(chunk); }));
+    assert.ok(first.length > 0);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.ok(given <= 4 * MiB, `${given} bytes taken from the source while the consumer stalled`);
+    body.stream.destroy();
+    source.destroy();
   });
 
   it('fails the body with InternalError when the worker dies mid-body', async () => {
