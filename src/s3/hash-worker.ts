@@ -24,7 +24,7 @@ const POOL_SIZE = availableParallelism() > 2 ? 2 : 1;
 /** An idle worker is stopped after this long, giving its memory back. */
 const IDLE_MS = 5_000;
 /** The worker allocates only message envelopes: a small heap keeps its isolate near its ~6 MB floor. */
-const WORKER_LIMITS = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 16 };
+const WORKER_LIMITS = { maxYoungGenerationSizeMb: 1, maxOldGenerationSizeMb: 8 };
 
 // Its source text, run with `eval: true`: a single executable has no worker script file to point at.
 const WORKER_CODE = `(${hashThreadMain.toString()})();`;
@@ -69,6 +69,10 @@ class PoolWorker {
   constructor(onGone: (w: PoolWorker) => void) {
     this.#onGone = onGone;
     // node:worker_threads loads only when a first worker starts (the first large upload): 0.2 MB of idle RssAnon.
+    // The worker's isolate takes ~8 MB: the main heap first gives back what a burst of requests grew it by (the
+    // idle collection of idle-gc.ts, run now because large uploads often follow small ones with no pause between).
+    // One full collection per worker start, and a worker lives until 5 s without large uploads.
+    globalThis.gc?.({ type: 'major', flavor: 'last-resort' });
     const workerData: HashThreadData = { md5: md5WasmModule(), layout: MD5_LAYOUT };
     this.worker = new (process.getBuiltinModule('node:worker_threads').Worker)(WORKER_CODE, {
       eval: true, name: 'ferry-hash', resourceLimits: WORKER_LIMITS, workerData,

@@ -196,7 +196,7 @@ class IngestStream extends Transform {
   constructor(plan: IngestPlan, offload: boolean, mayDetach = false) {
     // One chunk per read() on the way out: a byte-mode read() joins every buffered chunk into a new Buffer, a copy
     // of the whole body whenever the consumer lags (and the joined copies are what the store would free).
-    super({ readableObjectMode: true, readableHighWaterMark: 16 });
+    super({ readableObjectMode: true, readableHighWaterMark: 4 });
     this.#plan = plan;
     // Decoded slices of an aws-chunked body share their chunk: they are copied.
     this.#mayDetach = mayDetach && plan.decoder === undefined;

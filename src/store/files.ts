@@ -349,7 +349,7 @@ interface Piece {
  */
 class SegmentStream extends Readable {
   /** Every chunk is a fresh Buffer of its own: the reply frees each once the socket has it (reply.ts). */
-  readonly disposableChunks = true;
+  readonly disposableChunks = true as const;
   readonly #pieces: Piece[];
   readonly #onClose: () => void;
   #index = 0;

@@ -98,8 +98,11 @@ export interface ByteRange {
 /** An open object: its metadata, pinned so that the bytes stay readable even if the key is overwritten meanwhile. */
 export interface ObjectReader {
   readonly info: ObjectInfo;
-  /** Streams the whole object or one range of it; call at most once. */
-  stream(range?: ByteRange): Readable;
+  /**
+   * Streams the whole object or one range of it; call at most once. Its chunks are fresh Buffers that nothing
+   * else reads (`disposableChunks: true` on the stream): whoever sends one on may free it (release-buffer.ts).
+   */
+  stream(range?: ByteRange): Readable & { readonly disposableChunks?: true };
   /** Releases the pin when stream() is never called (stream() releases on its own close). */
   close(): void;
 }
