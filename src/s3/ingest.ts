@@ -263,7 +263,9 @@ class IngestStream extends Transform {
   override _read(size: number): void {
     const held = this.#held;
     this.#held = undefined;
-    held?.();
+    // Not now: read() calls _read before it takes its chunk off, so the next chunk would find the buffer still full,
+    // be held again, and (no push coming to reset Readable's `reading` flag) never be released: the upload hung.
+    if (held !== undefined) process.nextTick(held);
     super._read(size);
   }
 

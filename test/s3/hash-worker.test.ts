@@ -248,6 +248,35 @@ describe('ingestBody with a body hashed off the main thread', () => {
     source.destroy();
   });
 
+  it('ends when the consumer takes one chunk per turn and the worker hands back a full buffer at a time (no hold left behind)', async () => {
+    const body = ingest(context('unsigned'), { 'content-length': String(BODY.length) }, slices(BODY, 4096));
+    const parts: Buffer[] = [];
+    const stream = body.stream;
+    const deadline = Date.now() + 20_000;
+    // As the store reads (files.ts nextChunk): read() one chunk, then a turn of the event loop (a disk write).
+    for (;;) {
+      assert.ok(Date.now() < deadline, 'the body never ended');
+      const chunk = stream.read() as Buffer | null;
+      if (chunk !== null) {
+        parts.push(chunk);
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
+      if (stream.readableEnded) break;
+      const ended = await new Promise<boolean>((resolve) => {
+        const done = (value: boolean) => () => { stream.off('readable', onReadable); stream.off('end', onEnd); resolve(value); };
+        const onReadable = done(false);
+        const onEnd = done(true);
+        stream.once('readable', onReadable);
+        stream.once('end', onEnd);
+        setTimeout(onReadable, 2_000).unref();
+      });
+      if (ended) break;
+    }
+    assert.ok(Buffer.concat(parts).equals(BODY));
+    assert.equal(body.digest().md5, digestOf('md5', BODY).toString('hex'));
+  });
+
   it('fails the body with InternalError when the worker dies mid-body', async () => {
     const first = BODY.subarray(0, 2 * MiB);
     const source = new Readable({ read() {} });
