@@ -158,9 +158,9 @@ export async function stopHashWorkers(): Promise<void> {
 /**
  * The hashes of one body, computed on a worker. update() moves the bytes there (or copies them, see update), and
  * the worker hands them back once hashed, in order, to `onHashed`: a socket's chunks are never copied, and the
- * caller passes them on only once they count in the digests. update() reports whether the caller may go on; when it may not, wait()
- * calls back once a batch comes back. digest() resolves with one digest per name, in order, after every byte given
- * to update() has been handed back.
+ * caller passes them on only once they count in the digests. update() reports whether the caller may go on; when
+ * it may not, wait() calls back once a batch comes back. digest() resolves with one digest per name, in order,
+ * after every byte given to update() has been handed back.
  */
 export class OffloadedHashes {
   readonly #id = nextId++;
@@ -250,6 +250,7 @@ export class OffloadedHashes {
     if (!this.#worker.gone) this.#worker.worker.postMessage({ op: 'abort', id: this.#id });
     this.#batch = [];
     this.#piece = undefined;
+    this.#pieceFilled = 0;
   }
 
   /** Ends the piece being filled (its unfilled end cut off) and adds it to the batch, bytes in order. */
