@@ -43,6 +43,11 @@ export class IdleGc {
   #collect(): void {
     if (this.#active > 0 || !this.#dirty) return;
     this.#dirty = false;
-    this.#gc?.({ type: 'major', flavor: 'last-resort' });
+    compactHeap(this.#gc);
   }
+}
+
+/** The memory-reducing collection (needs --expose-gc; without it nothing happens). Also run when a hash worker starts. */
+export function compactHeap(gc: NodeJS.GCFunction | undefined = globalThis.gc): void {
+  gc?.({ type: 'major', flavor: 'last-resort' });
 }

@@ -7,6 +7,11 @@
  * pool or slab are left to the collector.
  */
 export function releaseBuffer(chunk: Uint8Array): void {
+  if (viewsAllOf(chunk) && !chunk.buffer.detached) chunk.buffer.transfer(0);
+}
+
+/** Whether `chunk` views the whole of a plain ArrayBuffer: detaching it then harms no other view. */
+export function viewsAllOf(chunk: Uint8Array): chunk is Uint8Array<ArrayBuffer> {
   const buf = chunk.buffer;
-  if (chunk.byteOffset === 0 && chunk.byteLength === buf.byteLength && buf instanceof ArrayBuffer && !buf.detached) buf.transfer(0);
+  return chunk.byteOffset === 0 && chunk.byteLength === buf.byteLength && buf instanceof ArrayBuffer;
 }

@@ -61,6 +61,9 @@ export function hashThreadMain(): void {
   let scheduled = false;
   let timer: NodeJS.Timeout | undefined;
 
+  /** Bytes of a lane not yet hashed. */
+  const pending = (lane: Lane): number => lane.queued + lane.tailLength;
+
   function hasher(name: string): Hasher {
     if (name === 'crc32') {
       let crc = 0;
@@ -178,7 +181,7 @@ export function hashThreadMain(): void {
       for (const job of jobs.values()) {
         if (job.lane === undefined) continue;
         lanes++;
-        if (job.lane.queued + job.lane.tailLength < 64) continue;
+        if (pending(job.lane) < 64) continue;
         ready.push(job);
         urgent ||= job.ending;
       }
@@ -189,12 +192,12 @@ export function hashThreadMain(): void {
       }
       const group = ready.slice(0, 4);
       let blocks = STAGE_BLOCKS;
-      for (const job of group) blocks = Math.min(blocks, Math.floor((job.lane!.queued + job.lane!.tailLength) / 64));
+      for (const job of group) blocks = Math.min(blocks, Math.floor(pending(job.lane!) / 64));
       group.forEach((job, slot) => stage(job, slot, blocks * 64));
       runLanes(group, blocks);
     }
     for (const job of [...jobs.values()]) {
-      if (job.ending && (job.lane === undefined || job.lane.queued + job.lane.tailLength < 64)) finish(job);
+      if (job.ending && (job.lane === undefined || pending(job.lane) < 64)) finish(job);
     }
   }
 

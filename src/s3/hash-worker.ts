@@ -1,6 +1,8 @@
 // Hashes large upload bodies on a worker thread (MD5 for the ETag, SHA-256, CRC32, SHA-1): the event loop only moves bytes.
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
+import { compactHeap } from '../idle-gc.ts';
+import { viewsAllOf } from '../release-buffer.ts';
 import { S3Error } from './errors.ts';
 import { hashThreadMain } from './hash-thread.ts';
 import type { HashThreadData } from './hash-thread.ts';
@@ -52,10 +54,8 @@ const COPY_PIECE_BYTES = 64 * 1024;
  * Whether `bytes` alone holds its memory, so that moving it to the worker (which detaches it here) costs no copy
  * and harms no other view. A Buffer from Node's shared pool is never whole, and the pool is marked untransferable.
  */
-function ownsItsMemory(bytes: Uint8Array): boolean {
-  const buf = bytes.buffer;
-  return bytes.byteOffset === 0 && bytes.byteLength === buf.byteLength && buf instanceof ArrayBuffer && !buf.resizable
-    && !process.getBuiltinModule('node:worker_threads').isMarkedAsUntransferable(buf);
+function ownsItsMemory(bytes: Uint8Array): bytes is Uint8Array<ArrayBuffer> {
+  return viewsAllOf(bytes) && !bytes.buffer.resizable && !process.getBuiltinModule('node:worker_threads').isMarkedAsUntransferable(bytes.buffer);
 }
 
 /** One worker and the bodies it is hashing; a crash or exit fails every one of them. */
@@ -72,7 +72,7 @@ class PoolWorker {
     // The worker's isolate takes ~8 MB: the main heap first gives back what a burst of requests grew it by (the
     // idle collection of idle-gc.ts, run now because large uploads often follow small ones with no pause between).
     // One full collection per worker start, and a worker lives until 5 s without large uploads.
-    globalThis.gc?.({ type: 'major', flavor: 'last-resort' });
+    compactHeap();
     const workerData: HashThreadData = { md5: md5WasmModule(), layout: MD5_LAYOUT };
     this.worker = new (process.getBuiltinModule('node:worker_threads').Worker)(WORKER_CODE, {
       eval: true, name: 'ferry-hash', resourceLimits: WORKER_LIMITS, workerData,
@@ -211,7 +211,7 @@ export class OffloadedHashes {
     if (this.#error !== undefined) return false;
     if (mayDetach && bytes.byteLength >= MOVE_MIN_BYTES && ownsItsMemory(bytes)) {
       this.#closePiece();
-      this.#add(bytes.buffer as ArrayBuffer);
+      this.#add(bytes.buffer);
     } else {
       for (let at = 0; at < bytes.byteLength;) {
         this.#piece ??= new ArrayBuffer(COPY_PIECE_BYTES);
