@@ -1,7 +1,6 @@
 // Shared state of one open store: LevelDB sublevels, records, locks, the bucket cache and the one commit path.
 import { ClassicLevel } from 'classic-level';
 import type { AbstractBatchOperation, AbstractSublevel } from 'abstract-level';
-import type { Readable } from 'node:stream';
 import { fromFsError, S3Error } from '../s3/errors.ts';
 import type {
   BucketInfo, Checksum, ChecksumAlgorithm, ChecksumType, IncomingBody, ObjectInfo, ObjectMeta, PartInfo, ReplicationStatus, UploadInfo, WriteCondition,
@@ -156,7 +155,7 @@ export class StoreCore {
   /** Metadata reads whose files get pinned when they resolve: frees wait for them (see free()). */
   readonly #pinning = new Set<Promise<unknown>>();
   readonly #inflight = new Set<Promise<unknown>>();
-  readonly #bodies = new Set<Readable>();
+  readonly #bodies = new Set<IncomingBody>();
   readonly #commitQueue: QueuedCommit[] = [];
   #writing = false;
   #closing = false;
@@ -316,14 +315,14 @@ export class StoreCore {
     return read;
   }
 
-  /** Streams a request body to a durable data file; close() aborts bodies still streaming. */
+  /** Writes a request body to a durable data file; close() aborts bodies still being read. */
   async writeBody(body: IncomingBody): Promise<WrittenFile> {
-    const stream = body.stream;
-    this.#bodies.add(stream);
+    this.#bodies.add(body);
     try {
-      return await this.files.write(stream, body.size, body.disposable ?? false);
+      if ('read' in body) return await this.files.write(await body.read(), body.size);
+      return await this.files.write(body.stream, body.size, body.disposable ?? false);
     } finally {
-      this.#bodies.delete(stream);
+      this.#bodies.delete(body);
     }
   }
 
@@ -371,7 +370,7 @@ export class StoreCore {
   async close(): Promise<void> {
     this.#closing = true;
     const aborted = new S3Error('ServiceUnavailable', { message: 'The store is shutting down.' });
-    for (const body of this.#bodies) body.destroy(aborted);
+    for (const body of this.#bodies) body.abort(aborted);
     while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
     this.#journal.stop();
     await this.files.close();

@@ -64,14 +64,15 @@ export class DataFiles {
   }
 
   /**
-   * Streams a body into a new data file and makes it durable; on any error removes it and throws an S3Error.
+   * Streams a body (or writes one already in memory) into a new data file and makes it durable; on any error removes
+   * it and throws an S3Error.
    * The bytes go to tmp/ first, are made durable there, then renamed into their shard of data/ and the shard
    * directory is fsynced: a crash mid-write leaves only a temp file (tmp/ is emptied at every start), and only
    * the metadata commit that follows publishes the file (Arsenal lib/storage/data/file/DataFileStore.js).
    * `size` (the body's declared length, when known) is checked against the free space first. With `disposable`,
    * each chunk's memory is freed once written (IncomingBody.disposable).
    */
-  async write(body: Readable, size?: number, disposable = false): Promise<WrittenFile> {
+  async write(body: Readable | Buffer[], size?: number, disposable = false): Promise<WrittenFile> {
     const reservation = await this.#space.admit(size ?? 0);
     try {
       // A body of unknown length (a form upload sent chunked) is held to the reserve batch by batch.
@@ -81,7 +82,7 @@ export class DataFiles {
     }
   }
 
-  async #write(body: Readable, grow: ((bytes: number) => Promise<void>) | undefined, disposable: boolean): Promise<WrittenFile> {
+  async #write(body: Readable | Buffer[], grow: ((bytes: number) => Promise<void>) | undefined, disposable: boolean): Promise<WrittenFile> {
     const fileId = newFileId(Math.floor(this.#cursor++ / FILES_PER_SHARD_RUN));
     const tmpPath = `${this.#tmpRoot}/${fileId}`;
     const dir = this.#dirSync(fileId.slice(0, 2));
@@ -101,24 +102,31 @@ export class DataFiles {
     };
     // Between reads nothing listens: an error then must not go uncaught (nextChunk finds it in body.errored).
     // It stays: a destroyed stream may still emit its 'error' after write() has given up on it.
-    body.on('error', ignore);
+    if (!Array.isArray(body)) body.on('error', ignore);
     try {
-      for (;;) {
-        const chunk = await nextChunk(body);
-        if (chunk === null) break;
-        const bytes: Buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-        if (bytes.length === 0) continue;
-        batch.push(bytes);
-        batchBytes += bytes.length;
-        size += bytes.length;
-        if (batchBytes < WRITE_BATCH) continue;
-        await grow?.(batchBytes);
-        fh ??= await create('wx');
-        await writing;
-        writing = writeAll(fh, batch, disposable);
-        writing.catch(() => {});
-        batch = [];
-        batchBytes = 0;
+      if (Array.isArray(body)) {
+        // Already in memory (a small body read whole): one batch.
+        for (const chunk of body) batchBytes += chunk.length;
+        batch = body;
+        size = batchBytes;
+      } else {
+        for (;;) {
+          const chunk = await nextChunk(body);
+          if (chunk === null) break;
+          const bytes: Buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+          if (bytes.length === 0) continue;
+          batch.push(bytes);
+          batchBytes += bytes.length;
+          size += bytes.length;
+          if (batchBytes < WRITE_BATCH) continue;
+          await grow?.(batchBytes);
+          fh ??= await create('wx');
+          await writing;
+          writing = writeAll(fh, batch, disposable);
+          writing.catch(() => {});
+          batch = [];
+          batchBytes = 0;
+        }
       }
       await writing;
       if (batchBytes > 0) await grow?.(batchBytes);

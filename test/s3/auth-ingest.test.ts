@@ -10,9 +10,9 @@ import { HttpResponse, buildQueryString } from '@smithy/core/protocols';
 import type { HttpRequest } from '@smithy/core/protocols';
 import { authenticate } from '../../src/s3/auth/index.ts';
 import type { AuthContext, PayloadMode } from '../../src/s3/auth/index.ts';
-import { ingestBody, readSmallBody } from '../../src/s3/ingest.ts';
+import { ingestStream, readSmallBody } from '../../src/s3/ingest.ts';
 import type { S3ErrorCode } from '../../src/s3/errors.ts';
-import type { IncomingBody } from '../../src/store/types.ts';
+import type { StreamedBody } from '../../src/store/types.ts';
 import { isS3Code as isCode } from '../helpers/errors.ts';
 
 const AKID = 'AKIAIOSFODNN7EXAMPLE';
@@ -38,19 +38,19 @@ function crc32b64(data: Buffer | string): string {
   return out.toString('base64');
 }
 
-async function consume(body: IncomingBody): Promise<Buffer> {
+async function consume(body: StreamedBody): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const part of body.stream) parts.push(part as Buffer);
   return Buffer.concat(parts);
 }
 
 
-function ingest(ctx: AuthContext, headers: IncomingHttpHeaders, body: Buffer | Buffer[], maxSize = MAX, requireContentLength = true): IncomingBody {
-  return ingestBody(ctx, headers, Readable.from(Array.isArray(body) ? body : [body]), { maxSize, requireContentLength });
+function ingest(ctx: AuthContext, headers: IncomingHttpHeaders, body: Buffer | Buffer[], maxSize = MAX, requireContentLength = true): StreamedBody {
+  return ingestStream(ctx, headers, Readable.from(Array.isArray(body) ? body : [body]), { maxSize, requireContentLength });
 }
 
 /** Runs a body through ingest and expects it to fail with `code`, without 'end' ever being emitted. */
-async function failsInStream(body: IncomingBody, code: S3ErrorCode, message?: RegExp): Promise<void> {
+async function failsInStream(body: StreamedBody, code: S3ErrorCode, message?: RegExp): Promise<void> {
   let ended = false;
   body.stream.on('end', () => { ended = true; });
   await assert.rejects(consume(body), isCode(code, message));
@@ -277,13 +277,13 @@ describe('sizes and lengths', () => {
 
   it('a request that errors or closes mid-body is IncompleteBody', async () => {
     const erroring = new Readable({ read() {} });
-    const a = ingestBody(context('unsigned'), { 'content-length': '100' }, erroring, { maxSize: MAX });
+    const a = ingestStream(context('unsigned'), { 'content-length': '100' }, erroring, { maxSize: MAX });
     erroring.push(Buffer.from('abc'));
     setImmediate(() => erroring.destroy(Object.assign(new Error('aborted'), { code: 'ECONNRESET' })));
     await failsInStream(a, 'IncompleteBody');
 
     const closing = new Readable({ read() {} });
-    const b = ingestBody(context('unsigned'), { 'content-length': '100' }, closing, { maxSize: MAX });
+    const b = ingestStream(context('unsigned'), { 'content-length': '100' }, closing, { maxSize: MAX });
     closing.push(Buffer.from('abc'));
     setImmediate(() => closing.destroy());
     await failsInStream(b, 'IncompleteBody');

@@ -7,7 +7,7 @@ import { rm } from 'node:fs/promises';
 import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
-import { dataFiles } from '../helpers/protocol.ts';
+import { dataFiles, requestHead, signHeaders } from '../helpers/protocol.ts';
 import { makeClient, spawnFerry, tempDir, type ChildFerry } from '../helpers/server.ts';
 
 const dirs: string[] = [];
@@ -124,5 +124,40 @@ test('an upload stalled past the stop deadline is cut, cleanly absent after rest
   again.child.kill('SIGTERM');
   assert.equal(await Promise.race([again.exited, sleep(15_000).then(() => 'no exit within 15 s')]), 0, again.output());
   // Nothing left of it: the half-written file is gone (removed on abort or by the startup sweep).
+  assert.deepEqual(await dataFiles(dataDir), []);
+});
+
+test('a small upload stalled at SIGTERM (read whole, no data file yet) is cut at the deadline, absent after restart, exit 0', { timeout: 60_000 }, async () => {
+  const { dataDir, f } = await startWithBucket();
+  const path = '/drain/small-stalled';
+  const headers = await signHeaders(f.port, { method: 'PUT', path, payloadHash: 'UNSIGNED-PAYLOAD', headers: { 'content-length': '32768', expect: '100-continue' } });
+  const socket = connect(f.port, '127.0.0.1');
+  let received = '';
+  socket.on('data', (d: Buffer) => { received += d.toString('latin1'); });
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  socket.write(requestHead('PUT', path, headers));
+  // 100 Continue goes out once the store starts reading the body: the request is in its hands.
+  const deadline = Date.now() + 10_000;
+  while (!received.includes('100 Continue')) {
+    if (Date.now() > deadline) assert.fail(`no 100 Continue within 10 s: ${JSON.stringify(received)}`);
+    await sleep(10);
+  }
+  socket.write(randomBytes(1024));
+  f.child.kill('SIGTERM');
+  assert.equal(await Promise.race([f.exited, sleep(30_000).then(() => 'no exit within 30 s')]), 0, f.output());
+  await Promise.race([closed, sleep(5_000)]);
+  socket.destroy();
+  assert.doesNotMatch(received, /HTTP\/1\.1 200/, 'a cut upload cannot have succeeded');
+
+  const again = await start(dataDir);
+  const client = makeClient(again.endpoint);
+  try {
+    await assert.rejects(client.send(new GetObjectCommand({ Bucket: 'drain', Key: 'small-stalled' })), { name: 'NoSuchKey' });
+  } finally {
+    client.destroy();
+  }
+  again.child.kill('SIGTERM');
+  assert.equal(await Promise.race([again.exited, sleep(15_000).then(() => 'no exit within 15 s')]), 0, again.output());
   assert.deepEqual(await dataFiles(dataDir), []);
 });

@@ -10,8 +10,8 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { AuthContext, PayloadMode } from '../../src/s3/auth/index.ts';
 import type { S3ErrorCode } from '../../src/s3/errors.ts';
 import { OffloadedHashes, stopHashWorkers } from '../../src/s3/hash-worker.ts';
-import { ingestBody } from '../../src/s3/ingest.ts';
-import type { IncomingBody } from '../../src/store/types.ts';
+import { ingestStream } from '../../src/s3/ingest.ts';
+import type { StreamedBody } from '../../src/store/types.ts';
 import { isS3Code as isCode } from '../helpers/errors.ts';
 import { send } from '../helpers/protocol.ts';
 import { startFerry, type TestServer } from '../helpers/server.ts';
@@ -50,18 +50,18 @@ function slices(data: Buffer, size = 65_521): Buffer[] {
   return out;
 }
 
-function ingest(ctx: AuthContext, headers: IncomingHttpHeaders, parts: Buffer[]): IncomingBody {
-  return ingestBody(ctx, headers, Readable.from(parts), { maxSize: 1 << 30, requireContentLength: true, hashOffThread: true });
+function ingest(ctx: AuthContext, headers: IncomingHttpHeaders, parts: Buffer[]): StreamedBody {
+  return ingestStream(ctx, headers, Readable.from(parts), { maxSize: 1 << 30, requireContentLength: true, hashOffThread: true });
 }
 
-async function consume(body: IncomingBody): Promise<Buffer> {
+async function consume(body: StreamedBody): Promise<Buffer> {
   const parts: Buffer[] = [];
   for await (const part of body.stream) parts.push(part as Buffer);
   return Buffer.concat(parts);
 }
 
 
-async function failsInStream(body: IncomingBody, code: S3ErrorCode): Promise<void> {
+async function failsInStream(body: StreamedBody, code: S3ErrorCode): Promise<void> {
   let ended = false;
   body.stream.on('end', () => { ended = true; });
   await assert.rejects(consume(body), isCode(code));
@@ -195,7 +195,7 @@ describe('ingestBody with a body hashed off the main thread', () => {
 
   it('gives the same digest when told to hash inline', async () => {
     const headers = { ...length, 'x-amz-checksum-crc32': crc32Of(BODY).toString('base64') };
-    const inline = ingestBody(context('unsigned'), headers, Readable.from(slices(BODY)), { maxSize: 1 << 30, hashOffThread: false });
+    const inline = ingestStream(context('unsigned'), headers, Readable.from(slices(BODY)), { maxSize: 1 << 30, hashOffThread: false });
     const offloaded = ingest(context('unsigned'), headers, slices(BODY));
     await Promise.all([consume(inline), consume(offloaded)]);
     assert.deepEqual(inline.digest(), offloaded.digest());
@@ -239,7 +239,7 @@ describe('ingestBody with a body hashed off the main thread', () => {
         }, 1);
       },
     });
-    const body = ingestBody(context('unsigned'), { 'content-length': String(total) }, source, { maxSize: 1 << 30, requireContentLength: true, hashOffThread: true });
+    const body = ingestStream(context('unsigned'), { 'content-length': String(total) }, source, { maxSize: 1 << 30, requireContentLength: true, hashOffThread: true });
     const first = await new Promise<Buffer>((resolve) => body.stream.once('data', (chunk: Buffer) => { body.stream.pause(); resolve(chunk); }));
     assert.ok(first.length > 0);
     await new Promise((resolve) => setTimeout(resolve, 1500));
@@ -281,7 +281,7 @@ describe('ingestBody with a body hashed off the main thread', () => {
     const first = BODY.subarray(0, 2 * MiB);
     const source = new Readable({ read() {} });
     source.push(first);
-    const body = ingestBody(context('unsigned'), length, source, { maxSize: 1 << 30, requireContentLength: true, hashOffThread: true });
+    const body = ingestStream(context('unsigned'), length, source, { maxSize: 1 << 30, requireContentLength: true, hashOffThread: true });
     let ended = false;
     body.stream.on('end', () => { ended = true; });
     const consumed = consume(body);

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { openStore } from '../../src/store/level-store.ts';
 import type { StoreOptions } from '../../src/store/level-store.ts';
-import type { ByteRange, CompletePlanner, IncomingBody, ObjectMeta, Store } from '../../src/store/types.ts';
+import type { ByteRange, CompletePlanner, ObjectMeta, Store, StreamedBody } from '../../src/store/types.ts';
 
 export const META: ObjectMeta = { headers: { contentType: 'application/octet-stream' }, userMeta: {}, tags: [] };
 
@@ -15,7 +15,7 @@ export function md5(bytes: Buffer): string {
 }
 
 /** A verified body as the S3 layer hands it over; `chunkSize` splits it into several stream chunks. */
-export function bodyOf(bytes: Buffer | string, chunkSize = 64 * 1024): IncomingBody {
+export function bodyOf(bytes: Buffer | string, chunkSize = 64 * 1024): StreamedBody {
   const buffer = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
   const chunks: Buffer[] = [];
   for (let at = 0; at < buffer.length; at += chunkSize) chunks.push(buffer.subarray(at, at + chunkSize));
@@ -23,6 +23,7 @@ export function bodyOf(bytes: Buffer | string, chunkSize = 64 * 1024): IncomingB
   const stream = Readable.from(chunks).on('end', () => { ended = true; });
   return {
     stream,
+    abort: (err) => stream.destroy(err),
     digest() {
       if (!ended) throw new Error('digest() before the end of the body');
       return { md5: md5(buffer), size: buffer.length };
@@ -31,22 +32,24 @@ export function bodyOf(bytes: Buffer | string, chunkSize = 64 * 1024): IncomingB
 }
 
 /** A body that yields `prefix` and then fails the way the S3 layer's verifiers do. */
-export function failingBody(prefix: Buffer, error: Error): IncomingBody {
+export function failingBody(prefix: Buffer, error: Error): StreamedBody {
   async function* chunks(): AsyncGenerator<Buffer> {
     yield prefix;
     throw error;
   }
-  return { stream: Readable.from(chunks()), digest: () => { throw new Error('digest() of a failed body'); } };
+  const stream = Readable.from(chunks());
+  return { stream, abort: (err) => stream.destroy(err), digest: () => { throw new Error('digest() of a failed body'); } };
 }
 
 /** A body whose end the test controls: `push` bytes, then `end()` or `fail(err)`. */
-export function controlledBody(): IncomingBody & { push(bytes: Buffer): void; end(): void; fail(err: Error): void } {
+export function controlledBody(): StreamedBody & { push(bytes: Buffer): void; end(): void; fail(err: Error): void } {
   const parts: Buffer[] = [];
   const stream = new Readable({ read() {} });
   let ended = false;
   stream.on('end', () => { ended = true; });
   return {
     stream,
+    abort: (err) => stream.destroy(err),
     digest() {
       if (!ended) throw new Error('digest() before the end of the body');
       const all = Buffer.concat(parts);

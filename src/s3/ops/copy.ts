@@ -2,7 +2,7 @@
 // https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
 import { createHash } from 'node:crypto';
 import { Transform, type Readable } from 'node:stream';
-import type { BodyDigest, ChecksumAlgorithm, IncomingBody, ObjectMeta, ObjectReader } from '../../store/types.ts';
+import type { BodyDigest, ChecksumAlgorithm, IncomingBody, ObjectMeta, ObjectReader, StreamedBody } from '../../store/types.ts';
 import type { Handler, S3Context } from '../context.ts';
 import { bucketOf, keyOf } from '../context.ts';
 import { S3Error } from '../errors.ts';
@@ -42,7 +42,7 @@ export function parseCopySource(value: string): CopySource {
 }
 
 /** Hashes bytes read from a stored object on their way into a new one (MD5 for the ETag, plus one checksum). */
-export function hashedBody(source: Readable, algorithm: ChecksumAlgorithm | undefined, expectedSize: number): IncomingBody {
+export function hashedBody(source: Readable, algorithm: ChecksumAlgorithm | undefined, expectedSize: number): StreamedBody {
   const md5 = createHash('md5');
   const hasher = algorithm ? createHasher(algorithm) : undefined;
   let size = 0;
@@ -65,6 +65,7 @@ export function hashedBody(source: Readable, algorithm: ChecksumAlgorithm | unde
   source.pipe(stream);
   return {
     stream,
+    abort: (err) => stream.destroy(err),
     size: expectedSize,
     digest() {
       if (!result) throw new Error('digest() before the copy stream ended');
@@ -129,7 +130,7 @@ export const CopyObject: Handler = async (ctx) => {
     };
   } catch (err) {
     // A refused destination may never read the copy stream: close it so the source file and its pin are released.
-    body?.stream.destroy();
+    body?.abort();
     reader.close();
     throw err;
   }
@@ -158,7 +159,7 @@ export const UploadPartCopy: Handler = async (ctx) => {
     };
   } catch (err) {
     // A refused destination may never read the copy stream: close it so the source file and its pin are released.
-    body?.stream.destroy();
+    body?.abort();
     reader.close();
     throw err;
   }

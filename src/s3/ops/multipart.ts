@@ -73,7 +73,7 @@ export const UploadPart: Handler = async (ctx) => {
     ...(upload.checksumAlgorithm ? { computeAlgorithm: upload.checksumAlgorithm } : {}),
   });
   const part = await ctx.store.uploadPart(bucket, key, uploadId, partNumber, body).catch((err: unknown) => {
-    body.stream.destroy();
+    body.abort();
     throw err;
   });
   return { headers: writeHeaders(part) };

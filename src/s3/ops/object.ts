@@ -32,7 +32,7 @@ export const PutObject: Handler = async (ctx) => {
   const body = ingestBody(ctx.auth, ctx.headers, ctx.incoming, { maxSize: ctx.config.maxObjectSize, requireContentLength: true });
   const info = await ctx.store.putObject(bucket, key, body, meta, condition).catch((err: unknown) => {
     // Refused before or while reading: release the body stream (and any hashing job) at once.
-    body.stream.destroy();
+    body.abort();
     throw err;
   });
   return { headers: writeHeaders(info) };

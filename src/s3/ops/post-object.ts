@@ -6,11 +6,11 @@ import type { Handler, S3Context } from '../context.ts';
 import { bucketOf } from '../context.ts';
 import { quoteEtag } from '../conditions.ts';
 import { S3Error } from '../errors.ts';
-import { ingestBody } from '../ingest.ts';
+import { ingestStream } from '../ingest.ts';
 import { isFieldValue, storedHeadersFrom, tagsFromXml, userMetaFrom } from '../meta.ts';
 import { refuseUnsupportedWriteOptions } from '../write-options.ts';
 import { renderXml } from '../xml.ts';
-import type { ObjectMeta } from '../../store/types.ts';
+import type { ObjectMeta, StreamedBody } from '../../store/types.ts';
 import { readPostForm } from './post-form.ts';
 import { checkPolicy, missingField, parsePolicy, verifyPolicySignature } from './post-policy.ts';
 
@@ -89,7 +89,7 @@ export const PostObject: Handler = async (ctx) => {
   const bucket = bucketOf(ctx);
   const { fields, file, filename } = await readPostForm(ctx.headers, ctx.incoming);
   // From here on the file is waiting: any refusal must let go of it (app.onError then drops the connection).
-  let body: ReturnType<typeof ingestBody> | undefined;
+  let body: StreamedBody | undefined;
   try {
     const rawKey = fields.get('key');
     if (rawKey === undefined || rawKey === '') throw missingField('key');
@@ -110,7 +110,7 @@ export const PostObject: Handler = async (ctx) => {
     const meta = objectMetaFromFields(fields);
     const limit = new SizeRange(policy.minSize, policy.maxSize);
     // The part's bytes are the object: no aws-chunked framing, no payload hash; MD5 and size as for PutObject.
-    const ingested = ingestBody({ accessKeyId, payload: 'unsigned', presigned: false, queryHeaders: {} }, {}, limit, { maxSize: ctx.config.maxObjectSize });
+    const ingested = ingestStream({ accessKeyId, payload: 'unsigned', presigned: false, queryHeaders: {} }, {}, limit, { maxSize: ctx.config.maxObjectSize });
     // The form's Content-Length bounds the file: what the store checks against its free-space reserve.
     const declared = Number(ctx.header('content-length'));
     body = Number.isSafeInteger(declared) && declared >= 0 ? { ...ingested, size: Math.min(declared, policy.maxSize) } : ingested;
@@ -135,7 +135,7 @@ export const PostObject: Handler = async (ctx) => {
     }
     return { status: status === '200' ? 200 : 204, headers };
   } catch (err) {
-    body?.stream.destroy();
+    body?.abort();
     file.destroy();
     throw err;
   }
