@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // ferry's command line: wiring only, each command lives in src/cli/.
+// First: it must run before anything uses libuv's thread pool.
+import './pool-size.ts';
 import { Command } from 'commander';
 import { registerServe } from './cli/serve.ts';
 import { COMMIT, VERSION } from './version.ts';

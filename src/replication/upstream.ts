@@ -4,9 +4,12 @@
 // default CRC32 aws-chunked trailer is turned off (requestChecksumCalculation WHEN_REQUIRED) because not every
 // upstream understands it. A single-part object's ETag already is its MD5, so a plain PUT costs no extra hashing.
 // https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html (Content-MD5)
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import type { Readable } from 'node:stream';
 import type { ObjectInfo } from '../store/types.ts';
 import type { TargetRecord } from './targets.ts';
+import { serialLookup } from './serial-lookup.ts';
 
 type Sdk = typeof import('@aws-sdk/client-s3');
 
@@ -48,6 +51,8 @@ function objectFields(info: ObjectInfo): Record<string, unknown> {
   return fields;
 }
 
+const lookup = serialLookup();
+
 export async function connectUpstream(target: TargetRecord, timeouts: { connectMs?: number; idleMs?: number } = {}): Promise<Upstream> {
   const s3 = await loadSdk();
   const client = new s3.S3Client({
@@ -62,7 +67,13 @@ export async function connectUpstream(target: TargetRecord, timeouts: { connectM
     // Without a logger the SDK warns on the console for each failed streaming request: the worker logs state changes instead.
     logger: QUIET,
     // socketTimeout is the inactivity timeout (requestTimeout only warns in this @smithy/node-http-handler).
-    requestHandler: { connectionTimeout: timeouts.connectMs ?? CONNECT_TIMEOUT_MS, socketTimeout: timeouts.idleMs ?? IDLE_TIMEOUT_MS },
+    requestHandler: {
+      connectionTimeout: timeouts.connectMs ?? CONNECT_TIMEOUT_MS,
+      socketTimeout: timeouts.idleMs ?? IDLE_TIMEOUT_MS,
+      // The SDK's own agent settings (keep-alive, 50 sockets), with host names resolved one at a time.
+      httpAgent: new HttpAgent({ keepAlive: true, maxSockets: 50, lookup }),
+      httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: 50, lookup }),
+    },
   });
   const Bucket = target.targetBucket;
   return {
