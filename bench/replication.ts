@@ -43,7 +43,7 @@ interface Timing {
 async function startFerry(name: string, args: string[]): Promise<ServerChild> {
   const dataDir = await makeTempDir(`ferry-bench-${name}-`);
   return startServerChild(name, [...args, '--data-dir', dataDir, '--address', '127.0.0.1:0'], {
-    FERRY_ROOT_ACCESS_KEY: CREDS.accessKeyId, FERRY_ROOT_SECRET_KEY: CREDS.secretAccessKey, FERRY_REGION: CREDS.region,
+    FERRY_ROOT_ACCESS_KEY: CREDS.accessKeyId, FERRY_ROOT_SECRET_KEY: CREDS.secretAccessKey, FERRY_REGION: CREDS.region, ...(process.env.UV_THREADPOOL_SIZE ? { UV_THREADPOOL_SIZE: process.env.UV_THREADPOOL_SIZE } : {}),
   });
 }
 

@@ -90,7 +90,10 @@ interface ServerOptions {
 }
 
 function ferryEnv(creds: Credentials): Record<string, string> {
-  return { FERRY_ROOT_ACCESS_KEY: creds.accessKeyId, FERRY_ROOT_SECRET_KEY: creds.secretAccessKey, FERRY_REGION: creds.region };
+  const env: Record<string, string> = { FERRY_ROOT_ACCESS_KEY: creds.accessKeyId, FERRY_ROOT_SECRET_KEY: creds.secretAccessKey, FERRY_REGION: creds.region };
+  // To measure another I/O thread count than ferry's default (src/pool-size.ts).
+  if (process.env.UV_THREADPOOL_SIZE !== undefined) env.UV_THREADPOOL_SIZE = process.env.UV_THREADPOOL_SIZE;
+  return env;
 }
 
 function ferryArgs(o: ServerOptions, dataDir: string): string[] {
