@@ -430,8 +430,10 @@ function wholeBody(incoming: IncomingMessage, plan: IngestPlan): WholeBody {
   /** Set while reading: fails the read and stops listening. */
   let fail: ((err: Error) => void) | undefined;
   let aborted: Error | undefined;
+  let reading: Promise<Buffer[]> | undefined;
+  // Once: a second reader would wait for events the first one already took.
   const read = (): Promise<Buffer[]> =>
-    new Promise((resolve, reject) => {
+    (reading ??= new Promise((resolve, reject) => {
       if (aborted !== undefined) return reject(aborted);
       // Gone while the request waited (its 'close' already fired): nothing more would come.
       if (incoming.destroyed) return reject(terminated(incoming.errored ?? new Error('request closed before its body was read')));
@@ -480,7 +482,7 @@ function wholeBody(incoming: IncomingMessage, plan: IngestPlan): WholeBody {
       incoming.on('end', onEnd);
       incoming.on('error', onError);
       incoming.on('close', onClose);
-    });
+    }));
   return {
     read,
     digest() {
