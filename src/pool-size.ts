@@ -6,5 +6,5 @@
 // 449 -> 293 us, per 64 MiB PUT 241 -> 207 ms; every throughput target still met. An operator's own
 // UV_THREADPOOL_SIZE wins. Upstream DNS lookups also run on this pool: replication makes them one at a time
 // (upstream.ts), so a resolver timing out on a dead link holds at most one thread.
-export const DEFAULT_POOL_SIZE = 2;
+const DEFAULT_POOL_SIZE = 2;
 process.env.UV_THREADPOOL_SIZE ??= String(DEFAULT_POOL_SIZE);

@@ -177,6 +177,15 @@ interface Digests {
   checksum?: Buffer;
 }
 
+/** Throws once the bytes read so far break the size limit or run past the declared length. */
+function checkSize(plan: IngestPlan, size: number): void {
+  if (size > plan.limit) throw plan.limitError(size);
+  if (plan.declared !== undefined && size > plan.declared) {
+    // A plain body cannot run past its Content-Length (node:http stops there): this is an aws-chunked body.
+    throw new S3Error('IncompleteBody', { message: 'The decoded body is longer than x-amz-decoded-content-length.' });
+  }
+}
+
 /** Checks a body's digests against what the request promised (x-amz-content-sha256, Content-MD5, a checksum) and says what to store. */
 function checkDigests(plan: IngestPlan, size: number, digests: Digests, trailers: ReadonlyMap<string, string> | undefined): BodyDigest {
   if (digests.sha256 !== undefined) {
@@ -266,10 +275,7 @@ class IngestStream extends Transform {
 
   readonly #onData = (slice: Buffer): void => {
     const size = this.#size + slice.length;
-    if (size > this.#plan.limit) throw this.#plan.limitError(size);
-    if (this.#plan.declared !== undefined && size > this.#plan.declared) {
-      throw new S3Error('IncompleteBody', { message: 'The decoded body is longer than x-amz-decoded-content-length.' });
-    }
+    checkSize(this.#plan, size);
     this.#size = size;
     this.#checksum?.update(slice);
     const job = this.#job();
@@ -374,10 +380,10 @@ class IngestStream extends Transform {
   }
 }
 
-/** Feeds `body` into `stream`; a body that errors or closes early fails the stream, and the body is let go when the stream closes. */
 /**
  * Feeds the request into its verifying stream, but only once someone reads: a request the store refuses before
  * reading (NoSuchBucket, NoSuchUpload) is then never piped, so Node can discard it and nothing holds its buffers.
+ * A body that errors or closes early fails the stream; the body is let go when the stream closes.
  */
 function connect(body: Readable, stream: IngestStream): void {
   // Until a consumer attaches, an error (client gone mid-wait) must not become an uncaught exception; consumers
@@ -452,8 +458,11 @@ function wholeBody(incoming: IncomingMessage, plan: IngestPlan): WholeBody {
       };
       const onData = (chunk: Buffer): void => {
         size += chunk.length;
-        if (size > plan.limit) return fail?.(plan.limitError(size));
-        if (plan.declared !== undefined && size > plan.declared) return fail?.(new S3Error('IncompleteBody'));
+        try {
+          checkSize(plan, size);
+        } catch (err) {
+          return fail?.(err as Error);
+        }
         chunks.push(chunk);
       };
       const onEnd = (): void => {
