@@ -25,7 +25,7 @@ export interface ServerOptions {
 
 export async function startServer(config: Config, log: (line: string) => void = (l) => console.error(l), options: ServerOptions = {}): Promise<RunningServer> {
   const replication = new Replication(log, options.replication);
-  const store = await openStore({ dataDir: config.dataDir, staleUploadAgeMs: config.staleUploadAgeMs, minFreeBytes: config.minFreeBytes, inlineMaxBytes: config.inlineMaxBytes, log, attach: replication.attach });
+  const store = await openStore({ dataDir: config.dataDir, staleUploadAgeMs: config.staleUploadAgeMs, minFreeBytes: config.minFreeBytes, log, attach: replication.attach });
   replication.start(store);
   const app = createApp({ config, store, log, replication });
   // Handlers write replies straight to the socket and return RESPONSE_ALREADY_SENT (src/s3/node-http.ts).

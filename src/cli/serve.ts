@@ -17,8 +17,7 @@ Environment:
   FERRY_REGION            region the endpoint answers for (default ${DEFAULTS.region})
   FERRY_DOMAIN            base domain for virtual-host-style requests (bucket.<domain>)
   FERRY_STALE_UPLOAD_HOURS  abort incomplete multipart uploads older than this at startup (default ${DEFAULTS.staleUploadAgeHours})
-  FERRY_MIN_FREE_MB       MiB of disk that uploads leave free for metadata and deletes (default ${DEFAULTS.minFreeMiB}; 0: off)
-  FERRY_INLINE_MAX_KB     objects up to this many KiB are kept in the metadata database, not in files (default ${DEFAULTS.inlineMaxKiB}; 0: off)`,
+  FERRY_MIN_FREE_MB       MiB of disk that uploads leave free for metadata and deletes (default ${DEFAULTS.minFreeMiB}; 0: off)`,
     )
     .action(async (opts: { dataDir?: string; address?: string }) => {
       try {

@@ -122,10 +122,6 @@ FERRY_STALE_UPLOAD_HOURS=${DEFAULTS.staleUploadAgeHours}
 # an upload that would eat into it is refused with 507 InsufficientStorage. 0 turns the check off.
 FERRY_MIN_FREE_MB=${DEFAULTS.minFreeMiB}
 
-# Objects up to this many KiB (at most 64) are kept in the metadata database with their record: one disk flush
-# per PUT instead of three, and no inode each. 0 stores every object as a file of its own.
-FERRY_INLINE_MAX_KB=${DEFAULTS.inlineMaxKiB}
-
 # Base domain for virtual-host-style requests (bucket.<domain>); path style always works. Default: unset.
 #FERRY_DOMAIN=s3.gateway.example
 

@@ -19,8 +19,6 @@ export interface Config {
   readonly maxObjectSize: number;
   /** Free bytes data writes leave on the data dir's filesystem for metadata and deletes (0: no check). */
   readonly minFreeBytes: number;
-  /** PUT bodies up to this many bytes are kept in the metadata database instead of a file (0: every body a file). */
-  readonly inlineMaxBytes: number;
 }
 
 export interface ConfigFlags {
@@ -49,10 +47,7 @@ const DEFAULTS = {
   region: 'us-east-1',
   staleUploadAgeHours: 24,
   minFreeMiB: 64,
-  inlineMaxKiB: 16,
 };
-/** Only a body read whole can go inline (src/s3/ingest.ts WHOLE_MAX_BYTES). */
-const INLINE_LIMIT_KIB = 64;
 
 const CREDENTIALS_FILE = 'root-credentials.json';
 const GiB = 1024 ** 3;
@@ -121,10 +116,6 @@ export async function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv
   const staleHours = positiveNumber('FERRY_STALE_UPLOAD_HOURS', env.FERRY_STALE_UPLOAD_HOURS, DEFAULTS.staleUploadAgeHours);
   const minFreeMiB = env.FERRY_MIN_FREE_MB === undefined || env.FERRY_MIN_FREE_MB === '' ? DEFAULTS.minFreeMiB : Number(env.FERRY_MIN_FREE_MB);
   if (!Number.isFinite(minFreeMiB) || minFreeMiB < 0) throw new ConfigError(`FERRY_MIN_FREE_MB must be a number of MiB, 0 or more (got "${env.FERRY_MIN_FREE_MB}")`);
-  const inlineKiB = env.FERRY_INLINE_MAX_KB === undefined || env.FERRY_INLINE_MAX_KB === '' ? DEFAULTS.inlineMaxKiB : Number(env.FERRY_INLINE_MAX_KB);
-  if (!Number.isInteger(inlineKiB) || inlineKiB < 0 || inlineKiB > INLINE_LIMIT_KIB) {
-    throw new ConfigError(`FERRY_INLINE_MAX_KB must be a whole number of KiB from 0 to ${INLINE_LIMIT_KIB} (got "${env.FERRY_INLINE_MAX_KB}")`);
-  }
 
   try {
     makeDirsSync(dataDir, 0o700);
@@ -156,7 +147,6 @@ export async function loadConfig(flags: ConfigFlags = {}, env: NodeJS.ProcessEnv
     rootSecretKey: secretKey,
     staleUploadAgeMs: staleHours * 3600_000,
     minFreeBytes: Math.round(minFreeMiB * 1024 * 1024),
-    inlineMaxBytes: inlineKiB * 1024,
     maxObjectSize: 5 * GiB,
   });
   return { config, credentialsGenerated, ...(credentialsFile ? { credentialsFile } : {}) };

@@ -5,10 +5,9 @@ import { fromFsError, S3Error } from '../s3/errors.ts';
 import type {
   BucketInfo, Checksum, ChecksumAlgorithm, ChecksumType, IncomingBody, ObjectInfo, ObjectMeta, PartInfo, ReplicationStatus, UploadInfo, WriteCondition,
 } from './types.ts';
-import { DataFiles, readWhole } from './files.ts';
+import { DataFiles } from './files.ts';
 import type { Segment, WrittenFile } from './files.ts';
 import { KeyedMutex, SharedLock } from './locks.ts';
-import { newInlineId } from './keys.ts';
 import { isJournalFailure, JournalGuard } from './journal-guard.ts';
 import type { Ballast } from './ballast.ts';
 
@@ -122,16 +121,6 @@ interface QueuedCommit {
   reject: (err: unknown) => void;
 }
 
-/**
- * PUT bodies up to this size go into the metadata batch itself instead of a data file. A file costs a small PUT
- * three disk flushes in sequence (the data, its directory, the metadata), which halved the 4 KiB PUT rate; inline,
- * the bytes share the metadata's one flush with every commit grouped with it (as MinIO, Garage and RustFS keep
- * small objects with their metadata). Larger values would swell LevelDB's compactions.
- */
-export const INLINE_MAX_BYTES = 16 * 1024;
-/** classic-level's read option (its sublevels pass it on; abstract-level's types do not list it). */
-const UNCACHED = { fillCache: false, valueEncoding: 'buffer' } as const;
-
 /** LevelDB's default write_buffer_size (classic-level does not change it): the largest a memtable gets. */
 const WRITE_BUFFER = 4 * 1024 * 1024;
 
@@ -142,10 +131,6 @@ export class StoreCore {
   readonly buckets: Sub<BucketRecord>;
   readonly filesIndex: Sub<number>;
   readonly gc: Sub<number>;
-  /** Small objects' bytes, by inline id (INLINE_MAX_BYTES). */
-  readonly inline: Sub<Buffer>;
-  /** Bodies up to this size are kept in the database, not in files (0: none). */
-  readonly inlineMaxBytes: number;
   /** In-memory copy of the buckets sublevel: there are few buckets and every request checks one. */
   readonly bucketCache = new Map<string, BucketRecord>();
   readonly keyLocks = new KeyedMutex();
@@ -176,15 +161,11 @@ export class StoreCore {
   #closing = false;
   readonly #journal: JournalGuard;
 
-  /**
-   * `space`: the data dir and its ballast, for a broken journal (journal-guard.ts). `inlineMaxBytes`: the largest
-   * PUT body kept in the database (default INLINE_MAX_BYTES).
-   */
-  constructor(db: Root, files: DataFiles, log: (msg: string) => void, space: { dir: string; ballast: Ballast }, inlineMaxBytes = INLINE_MAX_BYTES) {
+  /** `space`: the data dir and its ballast, for a broken journal (journal-guard.ts). */
+  constructor(db: Root, files: DataFiles, log: (msg: string) => void, space: { dir: string; ballast: Ballast }) {
     this.db = db;
     this.files = files;
     this.log = log;
-    this.inlineMaxBytes = inlineMaxBytes;
     this.#journal = new JournalGuard({
       ...space,
       log,
@@ -196,15 +177,8 @@ export class StoreCore {
     this.buckets = db.sublevel<string, BucketRecord>('buckets', { valueEncoding: 'json' });
     this.filesIndex = db.sublevel<string, number>('files', { valueEncoding: 'json' });
     this.gc = db.sublevel<string, number>('gc', { valueEncoding: 'json' });
-    this.inline = db.sublevel<string, Buffer>('inline', { valueEncoding: 'buffer' });
     files.onUnlinked = async (fileId) => {
       if (this.db.status === 'open') await this.commit([del(this.gc, fileId)], { sync: false });
-    };
-    files.blobs = {
-      // fillCache off: LevelDB's block cache stays for metadata (the OS caches the table files anyway).
-      read: (id) => this.inline.get(id, UNCACHED).then((bytes) => bytes ?? Promise.reject(new Error(`inline data ${id} is missing`))),
-      // Like an unlink, not durable by itself: the gc entry stays until this is done, and startup redoes it.
-      remove: (id) => this.commit([del(this.inline, id)], { sync: false }),
     };
   }
 
@@ -294,14 +268,6 @@ export class StoreCore {
     this.#writing = false;
   }
 
-  /** Ops that make a written body part of the commit: its index entry, and inline bytes themselves. */
-  writtenOps(written: WrittenFile): Op[] {
-    if (written.fileId === undefined) return [];
-    const ops = [put(this.filesIndex, written.fileId, written.size)];
-    if (written.inline !== undefined) ops.push(put(this.inline, written.fileId, written.inline));
-    return ops;
-  }
-
   /** Ops that stop referencing files: their index entries go, gc entries come, in the commit's batch. */
   freeOps(fileIds: string[]): Op[] {
     const ops: Op[] = [];
@@ -349,25 +315,11 @@ export class StoreCore {
     return read;
   }
 
-  /**
-   * Writes a request body to a durable data file; close() aborts bodies still being read. With `inline`, a small body
-   * read whole is not written at all: its bytes come back to go into the commit's batch (put `inlineOps`).
-   */
-  async writeBody(body: IncomingBody, inline = false): Promise<WrittenFile> {
+  /** Writes a request body to a durable data file; close() aborts bodies still being read. */
+  async writeBody(body: IncomingBody): Promise<WrittenFile> {
     this.#bodies.add(body);
     try {
-      // A streamed body (aws-chunked, a copy) small enough to go inline is read whole here.
-      const small = inline && body.size !== undefined && body.size <= this.inlineMaxBytes;
-      if ('read' in body || small) {
-        const chunks = 'read' in body ? await body.read() : await readWhole(body.stream, body.size ?? 0);
-        let size = 0;
-        for (const chunk of chunks) size += chunk.length;
-        if (inline && size > 0 && size <= this.inlineMaxBytes) {
-          await this.files.checkSpace(size);
-          return { fileId: newInlineId(), size, inline: chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size) };
-        }
-        return await this.files.write(chunks, body.size);
-      }
+      if ('read' in body) return await this.files.write(await body.read(), body.size);
       return await this.files.write(body.stream, body.size, body.disposable ?? false);
     } finally {
       this.#bodies.delete(body);

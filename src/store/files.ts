@@ -9,7 +9,7 @@ import type { ByteRange } from './types.ts';
 import { FreeSpace } from './free-space.ts';
 import { makeDirsSync } from '../make-dirs.ts';
 import { releaseBuffer } from '../release-buffer.ts';
-import { isFileId, isInlineId, newFileId, SHARD_COUNT, shardName } from './keys.ts';
+import { isFileId, newFileId, SHARD_COUNT, shardName } from './keys.ts';
 
 /** A piece of an object: a data file and its length. A single PUT has one, a multipart object one per part. */
 export type Segment = [fileId: string, size: number];
@@ -18,15 +18,6 @@ export interface WrittenFile {
   /** Absent for an empty body: no file is made for zero bytes. */
   fileId?: string;
   size: number;
-  /** A small body kept in the metadata database: its bytes, to go into the commit's batch under `fileId`. */
-  inline?: Buffer;
-}
-
-/** Small objects' bytes, kept in the metadata database under inline ids (keys.ts newInlineId). */
-export interface InlineBlobs {
-  read(id: string): Promise<Buffer>;
-  /** Deletes freed bytes (as unlink does a freed file); an absent id is no error. */
-  remove(id: string): Promise<void>;
 }
 
 const READ_CHUNK = 128 * 1024;
@@ -51,11 +42,6 @@ export class DataFiles {
   #cursor = Math.floor(Math.random() * SHARD_COUNT * FILES_PER_SHARD_RUN);
   /** Called once a released file is gone, to drop its gc entry. */
   onUnlinked: (fileId: string) => Promise<void> = async () => {};
-  /** Where inline ids' bytes live; set by the store core, which owns the database. */
-  blobs: InlineBlobs = {
-    read: (id) => Promise.reject(new Error(`no store for the inline bytes ${id}`)),
-    remove: async () => {},
-  };
 
   /** `reserve`: bytes of the filesystem that data writes leave free for the metadata (free-space.ts). */
   constructor(dataDir: string, log: (msg: string) => void, reserve = 0) {
@@ -86,11 +72,6 @@ export class DataFiles {
    * `size` (the body's declared length, when known) is checked against the free space first. With `disposable`,
    * each chunk's memory is freed once written (IncomingBody.disposable).
    */
-  /** Refuses with InsufficientStorage when `size` more bytes would eat into the reserve (free-space.ts). */
-  async checkSpace(size: number): Promise<void> {
-    (await this.#space.admit(size)).release();
-  }
-
   async write(body: Readable | Buffer[], size?: number, disposable = false): Promise<WrittenFile> {
     const reservation = await this.#space.admit(size ?? 0);
     try {
@@ -199,8 +180,6 @@ export class DataFiles {
 
   /** Removes a file that no metadata ever referenced (its commit failed). */
   async discard(fileId: string): Promise<void> {
-    // Inline bytes only exist once their commit has succeeded.
-    if (isInlineId(fileId)) return;
     await unlink(this.path(fileId)).catch((err: unknown) => this.#log(`could not remove uncommitted file ${fileId}: ${String(err)}`));
   }
 
@@ -242,10 +221,10 @@ export class DataFiles {
     for (const [fileId, size] of segments) {
       const from = Math.max(start, offset);
       const to = Math.min(end, offset + size);
-      if (from < to) pieces.push({ path: isInlineId(fileId) ? fileId : this.path(fileId), inline: isInlineId(fileId), pos: from - offset, end: to - offset });
+      if (from < to) pieces.push({ path: this.path(fileId), pos: from - offset, end: to - offset });
       offset += size;
     }
-    return new SegmentStream(pieces, onClose, this.blobs);
+    return new SegmentStream(pieces, onClose);
   }
 
   /** Removes every leftover temp file: none of them was ever published. */
@@ -270,7 +249,6 @@ export class DataFiles {
 
   /** Unlinks a file now (startup sweeps; no reader can hold it yet). */
   async remove(fileId: string): Promise<void> {
-    if (isInlineId(fileId)) return this.blobs.remove(fileId);
     await unlink(this.path(fileId)).catch((err: unknown) => {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     });
@@ -366,9 +344,7 @@ class DirSync {
 }
 
 interface Piece {
-  /** A data file's path, or an inline id. */
   path: string;
-  inline: boolean;
   /** Next byte to read within the file. */
   pos: number;
   /** Byte after the last one to read. */
@@ -384,28 +360,22 @@ class SegmentStream extends Readable {
   readonly disposableChunks = true as const;
   readonly #pieces: Piece[];
   readonly #onClose: () => void;
-  readonly #blobs: InlineBlobs;
   #index = 0;
   #fd: number | undefined;
   /** A read is in flight on #fd: closing must wait for it, or the number could be reused under it. */
   #reading = false;
   #closeWhenIdle: (() => void) | undefined;
 
-  constructor(pieces: Piece[], onClose: () => void, blobs: InlineBlobs) {
+  constructor(pieces: Piece[], onClose: () => void) {
     super({ highWaterMark: READ_CHUNK });
     this.#pieces = pieces;
     this.#onClose = onClose;
-    this.#blobs = blobs;
   }
 
   override _read(): void {
     const piece = this.#pieces[this.#index];
     if (piece === undefined) {
       this.push(null);
-      return;
-    }
-    if (piece.inline) {
-      this.#readInline(piece);
       return;
     }
     if (this.#fd !== undefined) {
@@ -423,25 +393,6 @@ class SegmentStream extends Readable {
       this.#fd = fd;
       if (this.#idle()) return;
       this.#readFrom(piece, fd);
-    });
-  }
-
-  /** An inline piece comes whole, in one database read: it is small (core.ts INLINE_MAX_BYTES). */
-  #readInline(piece: Piece): void {
-    this.#blobs.read(piece.path).then((bytes) => {
-      if (this.destroyed) return;
-      if (bytes.length < piece.end) {
-        this.destroy(fromFsError(new Error(`inline data ${piece.path} is shorter than its metadata says`)));
-        return;
-      }
-      // Whole, the chunk is the read's own memory (disposable); a range's view of it is left to the collector.
-      const chunk = piece.pos === 0 && piece.end === bytes.length ? bytes : bytes.subarray(piece.pos, piece.end);
-      piece.pos = piece.end;
-      this.#index++;
-      this.push(chunk);
-      if (this.#index >= this.#pieces.length) this.push(null);
-    }, (err: unknown) => {
-      if (!this.destroyed) this.destroy(fromFsError(err));
     });
   }
 
@@ -498,24 +449,6 @@ class SegmentStream extends Readable {
 }
 
 function ignore(): void {}
-
-/** A small stream's chunks, read to its end; more than `limit` bytes is an error (its producer checks sizes first). */
-export async function readWhole(body: Readable, limit: number): Promise<Buffer[]> {
-  body.on('error', ignore);
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for (;;) {
-    const chunk = await nextChunk(body);
-    if (chunk === null) return chunks;
-    const bytes: Buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    total += bytes.length;
-    if (total > limit) {
-      body.destroy();
-      throw new S3Error('InternalError', { message: `the body is longer than the ${limit} bytes it declared` });
-    }
-    chunks.push(bytes);
-  }
-}
 
 /** The next chunk of a paused stream, null at its end: lighter per small body than an async iterator. */
 function nextChunk(body: Readable): Promise<Buffer | null> {

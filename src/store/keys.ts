@@ -34,19 +34,6 @@ export function newFileId(shard: number): string {
 
 const FILE_ID = /^[0-9a-f]{34}$/;
 
-/**
- * The id of a small object's bytes kept in the metadata database instead of a file (core.ts INLINE): 'i' and 128
- * random bits. It goes wherever a file id goes (segments, the files index, gc), and no file name can be one.
- */
-export function newInlineId(): string {
-  const [pool, at] = randomSlice(16);
-  return 'i' + pool.toString('hex', at, at + 16);
-}
-
-export function isInlineId(id: string): boolean {
-  return id.charCodeAt(0) === 0x69; // 'i'
-}
-
 export function isFileId(name: string): boolean {
   return FILE_ID.test(name);
 }

@@ -26,8 +26,6 @@ export interface StoreOptions {
   staleUploadAgeMs?: number;
   /** Free bytes data writes must leave on the filesystem (free-space.ts); default 0, no check. */
   minFreeBytes?: number;
-  /** PUT bodies up to this size are kept in the metadata database (core.ts INLINE_MAX_BYTES, the default). */
-  inlineMaxBytes?: number;
   log?: (msg: string) => void;
   /** Runs after recovery, before the store serves: replication installs its commit hooks here. */
   attach?: (core: StoreCore) => Promise<void>;
@@ -80,7 +78,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
   try {
     if (!(await ballast.ensure())) ballast.restoreLater();
     const clean = await takeCleanMarker(dataDir);
-    const core = new StoreCore(db, files, log, { dir: dataDir, ballast }, options.inlineMaxBytes);
+    const core = new StoreCore(db, files, log, { dir: dataDir, ballast });
     const multipart = new Multipart(core);
     await recover(core, multipart, { clean, fresh, staleBefore: Date.now() - (options.staleUploadAgeMs ?? DAY_MS) });
     await options.attach?.(core);
@@ -231,7 +229,7 @@ class LevelStore implements Store {
       checkKey(key);
       const core = this.#core;
       core.requireBucket(bucket);
-      const written = await core.writeBody(body, true);
+      const written = await core.writeBody(body);
       try {
         const digest = body.digest();
         if (digest.size !== written.size) throw new S3Error('InternalError', { message: `body digest says ${digest.size} bytes, ${written.size} were stored` });
@@ -246,7 +244,8 @@ class LevelStore implements Store {
           };
           if (digest.checksum !== undefined) record.checksum = { ...digest.checksum, type: 'FULL_OBJECT' };
           const freed = current?.segments.map(([id]) => id) ?? [];
-          const ops: Op[] = [put(core.objectsOf(bucket), key, record), ...core.freeOps(freed), ...core.writtenOps(written)];
+          const ops: Op[] = [put(core.objectsOf(bucket), key, record), ...core.freeOps(freed)];
+          if (written.fileId !== undefined) ops.push(put(core.filesIndex, written.fileId, written.size));
           return { ops, change: { kind: 'put', bucket, key, record }, freed, result: objectInfo(key, record) };
         });
       } catch (err) {

