@@ -5,7 +5,7 @@ import { fromFsError, S3Error } from '../s3/errors.ts';
 import type {
   BucketInfo, Checksum, ChecksumAlgorithm, ChecksumType, IncomingBody, ObjectInfo, ObjectMeta, PartInfo, ReplicationStatus, UploadInfo, WriteCondition,
 } from './types.ts';
-import { DataFiles } from './files.ts';
+import { DataFiles, readWhole, SHARED_MAX_BYTES } from './files.ts';
 import type { Segment, WrittenFile } from './files.ts';
 import { KeyedMutex, SharedLock } from './locks.ts';
 import { isJournalFailure, JournalGuard } from './journal-guard.ts';
@@ -180,6 +180,7 @@ export class StoreCore {
     files.onUnlinked = async (fileId) => {
       if (this.db.status === 'open') await this.commit([del(this.gc, fileId)], { sync: false });
     };
+    files.sharedRefs = (fileId) => this.sharedRefs(fileId);
   }
 
   objectsOf(bucket: string): Sub<ObjectRecord> {
@@ -315,11 +316,28 @@ export class StoreCore {
     return read;
   }
 
-  /** Writes a request body to a durable data file; close() aborts bodies still being read. */
-  async writeBody(body: IncomingBody): Promise<WrittenFile> {
+  /** Whether the files index lists any blob of a shared data file (files.ts writeShared): "<file id>:<offset>" keys. */
+  async sharedRefs(fileId: string): Promise<boolean> {
+    // ':' + 1 is ';': the range holds exactly the file's blob ids.
+    return (await this.filesIndex.keys({ gt: `${fileId}:`, lt: `${fileId};`, limit: 1 }).all()).length > 0;
+  }
+
+  /**
+   * Writes a request body to a durable data file; close() aborts bodies still being read. With `share`, a small body
+   * may share its file with others written at the same moment: settle its id after the commit (files.ts writeShared).
+   */
+  async writeBody(body: IncomingBody, share = false): Promise<WrittenFile> {
     this.#bodies.add(body);
     try {
-      if ('read' in body) return await this.files.write(await body.read(), body.size);
+      // A small streamed body (aws-chunked, as SDKs send by default; a copy) is read whole to be shared too.
+      const small = share && body.size !== undefined && body.size > 0 && body.size <= SHARED_MAX_BYTES;
+      if ('read' in body || small) {
+        const chunks = 'read' in body ? await body.read() : await readWhole(body.stream, body.size ?? 0);
+        let size = 0;
+        for (const chunk of chunks) size += chunk.length;
+        if (share && size > 0 && size <= SHARED_MAX_BYTES) return await this.files.writeShared(chunks, size);
+        return await this.files.write(chunks, body.size);
+      }
       return await this.files.write(body.stream, body.size, body.disposable ?? false);
     } finally {
       this.#bodies.delete(body);

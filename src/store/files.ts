@@ -11,8 +11,46 @@ import { makeDirsSync } from '../make-dirs.ts';
 import { releaseBuffer } from '../release-buffer.ts';
 import { isFileId, newFileId, SHARD_COUNT, shardName } from './keys.ts';
 
-/** A piece of an object: a data file and its length. A single PUT has one, a multipart object one per part. */
-export type Segment = [fileId: string, size: number];
+/**
+ * A piece of an object: its bytes' id and length. A single PUT has one, a multipart object one per part. The id is a
+ * data file's (keys.ts newFileId), or "<file id>:<hex offset>" for a small body sharing a file with others written
+ * at the same moment (writeShared): the same id goes into the files index, gc entries and pins.
+ */
+export type Segment = [blobId: string, size: number];
+
+/** Bodies up to this size, written at the same moment, share one data file and its one flush (writeShared). */
+export const SHARED_MAX_BYTES = 16 * 1024;
+/** What one shared file takes at most: one O_DSYNC write (WRITE_BATCH), and dead bytes a survivor can keep alive. */
+const SHARED_FILE_BYTES = 128 * 1024;
+const SHARED_FILE_MEMBERS = 64;
+const FILE_ID_LENGTH = 34;
+
+/** The data file a blob id lives in. */
+export function fileOf(blobId: string): string {
+  return blobId.length === FILE_ID_LENGTH ? blobId : blobId.slice(0, FILE_ID_LENGTH);
+}
+
+function offsetOf(blobId: string): number {
+  return blobId.length === FILE_ID_LENGTH ? 0 : Number.parseInt(blobId.slice(FILE_ID_LENGTH + 1), 16);
+}
+
+function isShared(blobId: string): boolean {
+  return blobId.length > FILE_ID_LENGTH;
+}
+
+interface SharedWrite {
+  chunks: Buffer[];
+  size: number;
+  resolve: (written: WrittenFile) => void;
+  reject: (err: unknown) => void;
+}
+
+/** A shared file whose members' commits have not all settled: it must not be judged unreferenced yet. */
+interface OpenGroup {
+  unsettled: number;
+  /** A member failed or was freed meanwhile: whether the file is still referenced must be checked at the end. */
+  recheck: boolean;
+}
 
 export interface WrittenFile {
   /** Absent for an empty body: no file is made for zero bytes. */
@@ -35,13 +73,20 @@ export class DataFiles {
   readonly #tmpRoot: string;
   readonly #log: (msg: string) => void;
   readonly #dirs = new Map<string, DirSync>();
+  /** Readers per data file (not per blob: a shared file stays while any of its blobs is being read). */
   readonly #pins = new Map<string, number>();
-  readonly #doomed = new Set<string>();
+  /** Freed blobs waiting for their file's readers to finish. */
+  readonly #doomed = new Map<string, string[]>();
+  readonly #sharedQueue: SharedWrite[] = [];
+  #sharedWriting = false;
+  readonly #groups = new Map<string, OpenGroup>();
   readonly #pending = new Set<Promise<void>>();
   readonly #space: FreeSpace;
   #cursor = Math.floor(Math.random() * SHARD_COUNT * FILES_PER_SHARD_RUN);
   /** Called once a released file is gone, to drop its gc entry. */
   onUnlinked: (fileId: string) => Promise<void> = async () => {};
+  /** Whether the files index still lists a blob of this shared file; set by the store core, which owns the index. */
+  sharedRefs: (fileId: string) => Promise<boolean> = async () => true;
 
   /** `reserve`: bytes of the filesystem that data writes leave free for the metadata (free-space.ts). */
   constructor(dataDir: string, log: (msg: string) => void, reserve = 0) {
@@ -60,7 +105,64 @@ export class DataFiles {
 
   path(fileId: string): string {
     // Concatenation, not path.join: the roots are normalized already and this runs for every request.
-    return `${this.#dataRoot}/${fileId.slice(0, 2)}/${fileId}`;
+    return `${this.#dataRoot}/${fileId.slice(0, 2)}/${fileOf(fileId)}`;
+  }
+
+  /**
+   * A small body, written durably into one data file together with the other small bodies that arrive while the
+   * previous such file is being written: one file, one O_DSYNC write and one directory fsync for all of them,
+   * where each on its own costs a PUT three flushes in sequence. A body alone gets a file of its own (a plain id).
+   * The caller must settle() the returned id once its commit succeeded or failed (discard() settles too).
+   */
+  writeShared(chunks: Buffer[], size: number): Promise<WrittenFile> {
+    return new Promise((resolve, reject) => {
+      this.#sharedQueue.push({ chunks, size, resolve, reject });
+      if (!this.#sharedWriting) void this.#writeSharedQueue();
+    });
+  }
+
+  async #writeSharedQueue(): Promise<void> {
+    this.#sharedWriting = true;
+    while (this.#sharedQueue.length > 0) {
+      let bytes = 0;
+      let count = 0;
+      for (const member of this.#sharedQueue) {
+        if (count === SHARED_FILE_MEMBERS || (count > 0 && bytes + member.size > SHARED_FILE_BYTES)) break;
+        bytes += member.size;
+        count++;
+      }
+      const group = this.#sharedQueue.splice(0, count);
+      try {
+        const { fileId } = await this.write(group.flatMap((member) => member.chunks), bytes);
+        if (fileId === undefined) throw new Error('a shared write of small bodies made no file');
+        if (group.length === 1) {
+          group[0]!.resolve({ fileId, size: bytes });
+          continue;
+        }
+        this.#groups.set(fileId, { unsettled: group.length, recheck: false });
+        let offset = 0;
+        for (const member of group) {
+          member.resolve({ fileId: `${fileId}:${offset.toString(16)}`, size: member.size });
+          offset += member.size;
+        }
+      } catch (err) {
+        for (const member of group) member.reject(err);
+      }
+    }
+    this.#sharedWriting = false;
+  }
+
+  /** A blob from writeShared is committed (or failed, `committed` false): once all its file's blobs are, the file can go. */
+  settle(blobId: string, committed = true): void {
+    if (!isShared(blobId)) return;
+    const fileId = fileOf(blobId);
+    const group = this.#groups.get(fileId);
+    if (group === undefined) return;
+    if (!committed) group.recheck = true;
+    if (--group.unsettled > 0) return;
+    this.#groups.delete(fileId);
+    // Any member's id names the file: remove() checks the whole file.
+    if (group.recheck) this.#unlink(`${fileId}:0`, false);
   }
 
   /**
@@ -180,29 +282,44 @@ export class DataFiles {
 
   /** Removes a file that no metadata ever referenced (its commit failed). */
   async discard(fileId: string): Promise<void> {
+    // Other bodies share the file: it goes once none of them is referenced.
+    if (isShared(fileId)) return this.settle(fileId, false);
     await unlink(this.path(fileId)).catch((err: unknown) => this.#log(`could not remove uncommitted file ${fileId}: ${String(err)}`));
   }
 
-  pin(fileIds: Iterable<string>): void {
-    for (const id of fileIds) this.#pins.set(id, (this.#pins.get(id) ?? 0) + 1);
+  pin(blobIds: Iterable<string>): void {
+    for (const blobId of blobIds) {
+      const id = fileOf(blobId);
+      this.#pins.set(id, (this.#pins.get(id) ?? 0) + 1);
+    }
   }
 
-  unpin(fileIds: Iterable<string>): void {
-    for (const id of fileIds) {
+  unpin(blobIds: Iterable<string>): void {
+    for (const blobId of blobIds) {
+      const id = fileOf(blobId);
       const left = (this.#pins.get(id) ?? 1) - 1;
       if (left > 0) {
         this.#pins.set(id, left);
         continue;
       }
       this.#pins.delete(id);
-      if (this.#doomed.delete(id)) this.#unlink(id);
+      const doomed = this.#doomed.get(id);
+      this.#doomed.delete(id);
+      for (const blob of doomed ?? []) this.#unlink(blob);
     }
   }
 
+  #doom(blobId: string): void {
+    const id = fileOf(blobId);
+    const doomed = this.#doomed.get(id);
+    if (doomed === undefined) this.#doomed.set(id, [blobId]);
+    else doomed.push(blobId);
+  }
+
   /** Files no metadata references any more: unlinked now, or when the last reader holding them closes. */
-  release(fileIds: Iterable<string>): void {
-    for (const id of fileIds) {
-      if (this.#pins.has(id)) this.#doomed.add(id);
+  release(blobIds: Iterable<string>): void {
+    for (const id of blobIds) {
+      if (this.#pins.has(fileOf(id))) this.#doom(id);
       else this.#unlink(id);
     }
   }
@@ -221,7 +338,8 @@ export class DataFiles {
     for (const [fileId, size] of segments) {
       const from = Math.max(start, offset);
       const to = Math.min(end, offset + size);
-      if (from < to) pieces.push({ path: this.path(fileId), pos: from - offset, end: to - offset });
+      const at = offsetOf(fileId) - offset;
+      if (from < to) pieces.push({ path: this.path(fileId), pos: at + from, end: at + to });
       offset += size;
     }
     return new SegmentStream(pieces, onClose);
@@ -247,11 +365,36 @@ export class DataFiles {
     }
   }
 
-  /** Unlinks a file now (startup sweeps; no reader can hold it yet). */
-  async remove(fileId: string): Promise<void> {
+  /**
+   * Frees a blob no metadata references any more: its file is unlinked, or for a shared file, once no blob of it is
+   * referenced, written but unsettled, or being read. False when readers hold the file: unpin() tries again.
+   * Startup sweeps call it directly (no reader can hold a file yet).
+   */
+  async remove(blobId: string): Promise<boolean> {
+    const fileId = fileOf(blobId);
+    if (isShared(blobId)) {
+      const group = this.#groups.get(fileId);
+      if (group !== undefined) {
+        // settle() looks again once the last member's commit is done.
+        group.recheck = true;
+        return true;
+      }
+      if (await this.sharedRefs(fileId)) return true;
+      // Looked up asynchronously: a reader may have pinned the file (or a group formed) meanwhile.
+      const late = this.#groups.get(fileId);
+      if (late !== undefined) {
+        late.recheck = true;
+        return true;
+      }
+      if (this.#pins.has(fileId)) {
+        this.#doom(blobId);
+        return false;
+      }
+    }
     await unlink(this.path(fileId)).catch((err: unknown) => {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     });
+    return true;
   }
 
   /** Waits for unlinks in progress, then closes the directory handles. */
@@ -261,10 +404,11 @@ export class DataFiles {
     this.#dirs.clear();
   }
 
-  #unlink(fileId: string): void {
-    const task = this.remove(fileId)
-      .then(() => this.onUnlinked(fileId))
-      .catch((err: unknown) => this.#log(`could not remove freed file ${fileId}: ${String(err)}`))
+  /** Frees a blob in the background; its gc entry goes once that is done (`gcEntry` false: it has none). */
+  #unlink(blobId: string, gcEntry = true): void {
+    const task = this.remove(blobId)
+      .then((done) => (done && gcEntry ? this.onUnlinked(blobId) : undefined))
+      .catch((err: unknown) => this.#log(`could not remove freed file ${fileOf(blobId)}: ${String(err)}`))
       .finally(() => this.#pending.delete(task));
     this.#pending.add(task);
   }
@@ -449,6 +593,26 @@ class SegmentStream extends Readable {
 }
 
 function ignore(): void {}
+
+/** A small stream's chunks, read to its end; more than `limit` bytes is an error (its producer checks sizes first). */
+export async function readWhole(body: Readable, limit: number): Promise<Buffer[]> {
+  body.on('error', ignore);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    const chunk = await nextChunk(body).catch((err: unknown) => {
+      throw fromFsError(err);
+    });
+    if (chunk === null) return chunks;
+    const bytes: Buffer = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    total += bytes.length;
+    if (total > limit) {
+      body.destroy();
+      throw new S3Error('InternalError', { message: `the body is longer than the ${limit} bytes it declared` });
+    }
+    chunks.push(bytes);
+  }
+}
 
 /** The next chunk of a paused stream, null at its end: lighter per small body than an async iterator. */
 function nextChunk(body: Readable): Promise<Buffer | null> {

@@ -229,11 +229,11 @@ class LevelStore implements Store {
       checkKey(key);
       const core = this.#core;
       core.requireBucket(bucket);
-      const written = await core.writeBody(body);
+      const written = await core.writeBody(body, true);
       try {
         const digest = body.digest();
         if (digest.size !== written.size) throw new S3Error('InternalError', { message: `body digest says ${digest.size} bytes, ${written.size} were stored` });
-        return await core.mutateObject(bucket, key, (current) => {
+        const info = await core.mutateObject(bucket, key, (current) => {
           checkCondition(current, condition, key);
           const record: ObjectRecord = {
             size: written.size,
@@ -248,6 +248,8 @@ class LevelStore implements Store {
           if (written.fileId !== undefined) ops.push(put(core.filesIndex, written.fileId, written.size));
           return { ops, change: { kind: 'put', bucket, key, record }, freed, result: objectInfo(key, record) };
         });
+        if (written.fileId !== undefined) core.files.settle(written.fileId);
+        return info;
       } catch (err) {
         if (written.fileId !== undefined) await core.files.discard(written.fileId);
         throw err;

@@ -29,7 +29,7 @@ export async function recover(core: StoreCore, multipart: Multipart, options: Re
       if (ids.length === 0) continue;
       const live = await core.filesIndex.getMany(ids);
       for (const [i, id] of ids.entries()) {
-        if (live[i] !== undefined) continue;
+        if (live[i] !== undefined || await core.sharedRefs(id)) continue;
         await core.files.remove(id);
         orphans++;
       }

@@ -14,6 +14,8 @@ import { makeClient, spawnFerry, tempDir } from '../helpers/server.ts';
 const B = 'crash';
 const MiB = 1024 * 1024;
 const sha = (b: Buffer | Uint8Array) => createHash('sha256').update(b).digest('hex');
+/** PUT bodies up to this size may share a data file with others written at the same moment (src/store/files.ts). */
+const SHARED_MAX = 16 * 1024;
 
 /** Per key: versions whose write was acknowledged (in order) and versions still in flight at the kill. */
 interface KeyState {
@@ -47,12 +49,18 @@ test('acknowledged writes survive SIGKILL mid-traffic; nothing partial is listed
     return s;
   };
   let stop = false;
+  // Bytes of small bodies written into a shared file whose commit may never have happened: the only bytes a shared
+  // file may keep that no listed object accounts for (its other members keep the file).
+  let unackedSmallBytes = 0;
 
   async function put(key: string, body: Buffer): Promise<void> {
     const s = track(key);
     const h = sha(body);
     s.attempted.add(h);
+    const small = body.length <= SHARED_MAX;
+    if (small) unackedSmallBytes += body.length;
     await s3.send(new PutObjectCommand({ Bucket: B, Key: key, Body: body }));
+    if (small) unackedSmallBytes -= body.length;
     s.acked.push(h);
   }
 
@@ -61,9 +69,10 @@ test('acknowledged writes survive SIGKILL mid-traffic; nothing partial is listed
     (async () => {
       for (let i = 0; !stop; i++) await put(`new/${i}`, randomBytes(1 + ((i * 7919) % (2 * MiB)))).catch(() => {});
     })(),
-    (async () => {
-      for (let i = 0; !stop; i++) await put(`small/${i}`, randomBytes(100 + (i % 4000))).catch(() => {});
-    })(),
+    // Small ones from three writers at once, so that some share a data file (src/store/files.ts writeShared).
+    ...[0, 1, 2].map((w) => (async () => {
+      for (let i = 0; !stop; i++) await put(`small/${w}/${i}`, randomBytes(100 + ((i * 31 + w) % 4000))).catch(() => {});
+    })()),
     // Overwrites of a few hot keys; each writer owns its keys, so the order of its acknowledgements is the commit order.
     ...[0, 1].map((w) => (async () => {
       for (let i = 0; !stop; i++) await put(`hot/${w * 2 + (i % 2)}`, randomBytes(64 * 1024 + ((i * 131) % MiB))).catch(() => {});
@@ -138,15 +147,18 @@ test('acknowledged writes survive SIGKILL mid-traffic; nothing partial is listed
       token = page.NextContinuationToken;
     } while (token);
     assert.ok(listed > 0);
-    // Interrupted uploads can be aborted; then the disk holds exactly the listed objects' bytes (no orphans, old bytes freed).
+    // Interrupted uploads can be aborted; then the disk holds the listed objects' bytes (no orphans, old bytes freed),
+    // plus at most the small bodies in flight at the kill that share a file with committed ones.
     const uploads = await c2.send(new ListMultipartUploadsCommand({ Bucket: B }));
     for (const u of uploads.Uploads ?? []) await c2.send(new AbortMultipartUploadCommand({ Bucket: B, Key: u.Key, UploadId: u.UploadId }));
     let onDisk = -1;
     for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
       onDisk = await walkSize(join(dataDir, 'data'));
-      if (onDisk === listedBytes) break;
+      if (onDisk >= listedBytes && onDisk <= listedBytes + unackedSmallBytes) break;
     }
-    assert.equal(onDisk, listedBytes, 'bytes on disk differ from the bytes of the listed objects');
+    assert.ok(onDisk >= listedBytes, `bytes on disk (${onDisk}) are fewer than the listed objects' (${listedBytes})`);
+    assert.ok(onDisk <= listedBytes + unackedSmallBytes,
+      `bytes on disk (${onDisk}) exceed the listed objects' (${listedBytes}) by more than the small bodies in flight at the kill (${unackedSmallBytes})`);
     assert.deepEqual(await readdir(join(dataDir, 'tmp')).catch(() => []), [], 'temp files left behind');
   } finally {
     c2.destroy();
