@@ -316,10 +316,16 @@ export class StoreCore {
     return read;
   }
 
-  /** Whether the files index lists any blob of a shared data file (files.ts writeShared): "<file id>:<offset>" keys. */
+  /**
+   * Whether the files index lists any blob of a shared data file (files.ts writeShared): "<file id>:<offset>" keys.
+   * When none is left, it first waits for the metadata reads in flight: one that read a neighbour's record before
+   * that was freed pins the file when it resolves (free() waits for them the same way).
+   */
   async sharedRefs(fileId: string): Promise<boolean> {
     // ':' + 1 is ';': the range holds exactly the file's blob ids.
-    return (await this.filesIndex.keys({ gt: `${fileId}:`, lt: `${fileId};`, limit: 1 }).all()).length > 0;
+    if ((await this.filesIndex.keys({ gt: `${fileId}:`, lt: `${fileId};`, limit: 1 }).all()).length > 0) return true;
+    if (this.#pinning.size > 0) await Promise.allSettled([...this.#pinning]);
+    return false;
   }
 
   /**

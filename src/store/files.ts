@@ -23,7 +23,7 @@ export const SHARED_MAX_BYTES = 16 * 1024;
 /** What one shared file takes at most: one O_DSYNC write (WRITE_BATCH), and dead bytes a survivor can keep alive. */
 const SHARED_FILE_BYTES = 128 * 1024;
 const SHARED_FILE_MEMBERS = 64;
-const FILE_ID_LENGTH = 34;
+export const FILE_ID_LENGTH = 34;
 
 /** The data file a blob id lives in. */
 export function fileOf(blobId: string): string {
@@ -48,8 +48,10 @@ interface SharedWrite {
 /** A shared file whose members' commits have not all settled: it must not be judged unreferenced yet. */
 interface OpenGroup {
   unsettled: number;
-  /** A member failed or was freed meanwhile: whether the file is still referenced must be checked at the end. */
+  /** A member failed: whether the file is still referenced must be checked once all have settled. */
   recheck: boolean;
+  /** Members freed meanwhile: they keep their gc entries until then, so a failed check is redone at startup. */
+  freed: string[];
 }
 
 export interface WrittenFile {
@@ -85,7 +87,10 @@ export class DataFiles {
   #cursor = Math.floor(Math.random() * SHARD_COUNT * FILES_PER_SHARD_RUN);
   /** Called once a released file is gone, to drop its gc entry. */
   onUnlinked: (fileId: string) => Promise<void> = async () => {};
-  /** Whether the files index still lists a blob of this shared file; set by the store core, which owns the index. */
+  /**
+   * Whether the files index still lists a blob of this shared file, once metadata reads in flight have pinned what
+   * they found; set by the store core, which owns the index and those reads.
+   */
   sharedRefs: (fileId: string) => Promise<boolean> = async () => true;
 
   /** `reserve`: bytes of the filesystem that data writes leave free for the metadata (free-space.ts). */
@@ -139,7 +144,7 @@ export class DataFiles {
           group[0]!.resolve({ fileId, size: bytes });
           continue;
         }
-        this.#groups.set(fileId, { unsettled: group.length, recheck: false });
+        this.#groups.set(fileId, { unsettled: group.length, recheck: false, freed: [] });
         let offset = 0;
         for (const member of group) {
           member.resolve({ fileId: `${fileId}:${offset.toString(16)}`, size: member.size });
@@ -161,8 +166,9 @@ export class DataFiles {
     if (!committed) group.recheck = true;
     if (--group.unsettled > 0) return;
     this.#groups.delete(fileId);
-    // Any member's id names the file: remove() checks the whole file.
-    if (group.recheck) this.#unlink(`${fileId}:0`, false);
+    for (const blobId of group.freed) this.#unlink(blobId);
+    // Any member's id names the file: remove() checks the whole file (a failed member has no gc entry to drop).
+    if (group.recheck && group.freed.length === 0) this.#unlink(`${fileId}:0`, false);
   }
 
   /**
@@ -375,17 +381,13 @@ export class DataFiles {
     if (isShared(blobId)) {
       const group = this.#groups.get(fileId);
       if (group !== undefined) {
-        // settle() looks again once the last member's commit is done.
-        group.recheck = true;
-        return true;
+        // settle() frees it again once the last member's commit is done.
+        group.freed.push(blobId);
+        return false;
       }
+      // sharedRefs also waits for metadata reads in flight, which pin what they found: a reader of a neighbour
+      // that has read its record but not pinned yet keeps the file (checked just below).
       if (await this.sharedRefs(fileId)) return true;
-      // Looked up asynchronously: a reader may have pinned the file (or a group formed) meanwhile.
-      const late = this.#groups.get(fileId);
-      if (late !== undefined) {
-        late.recheck = true;
-        return true;
-      }
       if (this.#pins.has(fileId)) {
         this.#doom(blobId);
         return false;

@@ -2,6 +2,7 @@
 import { del } from './core.ts';
 import type { StoreCore } from './core.ts';
 import type { Multipart } from './multipart.ts';
+import { fileOf, FILE_ID_LENGTH } from './files.ts';
 
 export interface RecoveryOptions {
   /** The previous run closed cleanly: no data file can be unreferenced, so data/ is not walked. */
@@ -10,6 +11,16 @@ export interface RecoveryOptions {
   fresh?: boolean;
   /** Uploads initiated before this instant (ms) are aborted. */
   staleBefore: number;
+}
+
+/** The shared data files (files.ts writeShared) the index lists blobs of, in one shard: one range read, not one per file. */
+async function sharedFilesOfShard(core: StoreCore, shard: string): Promise<Set<string>> {
+  const files = new Set<string>();
+  // File ids are lower-case hex: 'g' sorts after every key of the shard.
+  for await (const key of core.filesIndex.keys({ gte: shard, lt: `${shard}g` })) {
+    if (key.length > FILE_ID_LENGTH) files.add(fileOf(key));
+  }
+  return files;
 }
 
 export async function recover(core: StoreCore, multipart: Multipart, options: RecoveryOptions): Promise<void> {
@@ -28,8 +39,9 @@ export async function recover(core: StoreCore, multipart: Multipart, options: Re
     for await (const ids of core.files.shards()) {
       if (ids.length === 0) continue;
       const live = await core.filesIndex.getMany(ids);
+      const shared = await sharedFilesOfShard(core, ids[0]!.slice(0, 2));
       for (const [i, id] of ids.entries()) {
-        if (live[i] !== undefined || await core.sharedRefs(id)) continue;
+        if (live[i] !== undefined || shared.has(id)) continue;
         await core.files.remove(id);
         orphans++;
       }
