@@ -9,7 +9,7 @@ import type { ByteRange } from './types.ts';
 import { FreeSpace } from './free-space.ts';
 import { makeDirsSync } from '../make-dirs.ts';
 import { releaseBuffer } from '../release-buffer.ts';
-import { isFileId, newFileId, SHARD_COUNT, shardName } from './keys.ts';
+import { FILE_ID_LENGTH, isFileId, newFileId, SHARD_COUNT, shardName } from './keys.ts';
 
 /**
  * A piece of an object: its bytes' id and length. A single PUT has one, a multipart object one per part. The id is a
@@ -23,7 +23,6 @@ export const SHARED_MAX_BYTES = 16 * 1024;
 /** What one shared file takes at most: one O_DSYNC write (WRITE_BATCH), and dead bytes a survivor can keep alive. */
 const SHARED_FILE_BYTES = 128 * 1024;
 const SHARED_FILE_MEMBERS = 64;
-export const FILE_ID_LENGTH = 34;
 
 /** The data file a blob id lives in. */
 export function fileOf(blobId: string): string {

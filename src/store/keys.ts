@@ -32,7 +32,9 @@ export function newFileId(shard: number): string {
   return shardName(shard) + pool.toString('hex', at, at + 16);
 }
 
-const FILE_ID = /^[0-9a-f]{34}$/;
+/** Two hex digits of shard and 32 of random bits (newFileId). */
+export const FILE_ID_LENGTH = 34;
+const FILE_ID = new RegExp(`^[0-9a-f]{${FILE_ID_LENGTH}}$`);
 
 export function isFileId(name: string): boolean {
   return FILE_ID.test(name);

@@ -2,7 +2,7 @@
 import { del } from './core.ts';
 import type { StoreCore } from './core.ts';
 import type { Multipart } from './multipart.ts';
-import { fileOf, FILE_ID_LENGTH } from './files.ts';
+import { fileOf } from './files.ts';
 
 export interface RecoveryOptions {
   /** The previous run closed cleanly: no data file can be unreferenced, so data/ is not walked. */
@@ -13,13 +13,14 @@ export interface RecoveryOptions {
   staleBefore: number;
 }
 
-/** The shared data files (files.ts writeShared) the index lists blobs of, in one shard: one range read, not one per file. */
-async function sharedFilesOfShard(core: StoreCore, shard: string): Promise<Set<string>> {
+/**
+ * The data files of one shard the index lists, whole or by a blob of a shared file (files.ts writeShared): one
+ * range read per shard.
+ */
+async function indexedFilesOfShard(core: StoreCore, shard: string): Promise<Set<string>> {
   const files = new Set<string>();
   // File ids are lower-case hex: 'g' sorts after every key of the shard.
-  for await (const key of core.filesIndex.keys({ gte: shard, lt: `${shard}g` })) {
-    if (key.length > FILE_ID_LENGTH) files.add(fileOf(key));
-  }
+  for await (const key of core.filesIndex.keys({ gte: shard, lt: `${shard}g` })) files.add(fileOf(key));
   return files;
 }
 
@@ -38,10 +39,9 @@ export async function recover(core: StoreCore, multipart: Multipart, options: Re
   if (!options.clean) {
     for await (const ids of core.files.shards()) {
       if (ids.length === 0) continue;
-      const live = await core.filesIndex.getMany(ids);
-      const shared = await sharedFilesOfShard(core, ids[0]!.slice(0, 2));
-      for (const [i, id] of ids.entries()) {
-        if (live[i] !== undefined || shared.has(id)) continue;
+      const live = await indexedFilesOfShard(core, ids[0]!.slice(0, 2));
+      for (const id of ids) {
+        if (live.has(id)) continue;
         await core.files.remove(id);
         orphans++;
       }
